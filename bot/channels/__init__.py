@@ -1,0 +1,1 @@
+"""Channels: each verifies a request, parses it into `Inbound`, and renders replies."""

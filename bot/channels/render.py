@@ -1,0 +1,89 @@
+"""Replies as plain text for SMS and WhatsApp, and as Telegram Bot API calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.message import Reply
+
+TWILIO_MAX_BODY = 1600  # Twilio refuses longer bodies
+TELEGRAM_MAX_TEXT = 4096
+
+
+def as_text(reply: Reply, channel: str) -> str:
+    """One reply as the text SMS and WhatsApp show: the menu as numbered lines."""
+    if channel == "whatsapp":
+        lines = [f"*{o.key}.* {o.label}" for o in reply.options]
+    else:
+        lines = reply.numbered_lines()
+    return "\n".join([reply.text, *lines]) if lines else reply.text
+
+
+def as_bodies(replies: list[Reply], channel: str) -> list[str]:
+    """The replies joined into as few Twilio messages as fit, for SMS and WhatsApp.
+
+    Each separate message costs the person on SMS at least one segment, so we join.
+    """
+    bodies: list[str] = []
+    for text in (as_text(r, channel) for r in replies):
+        if bodies and len(bodies[-1]) + 2 + len(text) <= TWILIO_MAX_BODY:
+            bodies[-1] += "\n\n" + text
+        else:
+            bodies += _chunks(text, TWILIO_MAX_BODY)
+    return bodies
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    out = []
+    while len(text) > size:
+        cut = text.rfind("\n", 0, size)
+        cut = cut if cut > size // 2 else size
+        out.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    return [*out, text]
+
+
+@dataclass
+class TelegramCall:
+    """One Bot API call: `method` (camelCase) and its parameters."""
+
+    method: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_webhook(self) -> dict[str, Any]:
+        """The call as a webhook response body."""
+        body: dict[str, Any] = {"method": self.method}
+        for key, value in self.params.items():
+            body[key] = value.to_dict() if hasattr(value, "to_dict") else value
+        return body
+
+
+def as_telegram(replies: list[Reply], chat_id: int | str) -> list[TelegramCall]:
+    """The replies as sendMessage calls; consecutive texts are joined, menus get buttons."""
+    calls: list[TelegramCall] = []
+    pending: list[str] = []
+    for reply in replies:
+        pending.append(reply.text)
+        if reply.options:
+            calls.append(_send(chat_id, "\n\n".join(pending), keyboard(reply)))
+            pending = []
+    if pending:
+        calls.append(_send(chat_id, "\n\n".join(pending), None))
+    return calls
+
+
+def _send(chat_id: int | str, text: str, markup: InlineKeyboardMarkup | None) -> TelegramCall:
+    params: dict[str, Any] = {"chat_id": chat_id, "text": text[:TELEGRAM_MAX_TEXT]}
+    if markup is not None:
+        params["reply_markup"] = markup
+    return TelegramCall("sendMessage", params)
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup:
+    """A menu as inline buttons that show their numbers; each sends the number back."""
+    rows = [[InlineKeyboardButton(f"{o.key}. {o.label}", callback_data=o.key)]
+            for o in reply.options]
+    return InlineKeyboardMarkup(rows)

@@ -1,0 +1,101 @@
+"""Twilio SMS and WhatsApp: signed webhooks in, TwiML out."""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, Response, current_app, request
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.channels.render import as_bodies
+from bot.errors import BadRequest, Forbidden
+from bot.message import Inbound, Media
+
+bp = Blueprint("twilio", __name__)
+MAX_MEDIA = 10  # Twilio sends at most ten attachments per message
+
+
+def verify(url: str, form: dict[str, str], signature: str, token: str) -> None:
+    """Raise Forbidden unless `signature` is Twilio's signature of this request."""
+    if not signature or not RequestValidator(token).validate(url, form, signature):
+        raise Forbidden("bad Twilio signature")
+
+
+def signed_url() -> str:
+    """The URL Twilio signed: our public base URL plus the path and query we received."""
+    path = request.full_path if request.query_string else request.path
+    return current_app.extensions["faro"].settings.public_url + path
+
+
+def parse(form: dict[str, str]) -> Inbound:
+    """An Inbound from Twilio's form fields (SMS, MMS, WhatsApp text, media, location)."""
+    sender = form.get("From", "")
+    if not sender:
+        raise BadRequest("From is missing")
+    channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
+    return Inbound(
+        channel=channel,
+        address=sender.removeprefix("whatsapp:"),
+        text=form.get("Body", "")[:4096],
+        message_id=form.get("MessageSid") or form.get("SmsSid") or "",
+        choice=form.get("ButtonPayload", "")[:64],
+        location=_location(form),
+        media=_media(form),
+        profile_name=form.get("ProfileName", ""),
+    )
+
+
+def _location(form: dict[str, str]) -> tuple[float, float] | None:
+    if "Latitude" not in form or "Longitude" not in form:
+        return None
+    try:
+        lat, lon = float(form["Latitude"]), float(form["Longitude"])
+    except ValueError as exc:
+        raise BadRequest("Latitude and Longitude must be numbers") from exc
+    if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90
+            and -180 <= lon <= 180):
+        raise BadRequest("Latitude or Longitude out of range")
+    return lat, lon
+
+
+def _media(form: dict[str, str]) -> tuple[Media, ...]:
+    try:
+        count = int(form.get("NumMedia", "0") or 0)
+    except ValueError as exc:
+        raise BadRequest("NumMedia must be a whole number") from exc
+    if not 0 <= count <= MAX_MEDIA:
+        raise BadRequest("NumMedia out of range")
+    items = []
+    for i in range(count):
+        url = form.get(f"MediaUrl{i}", "")
+        if not url:
+            raise BadRequest(f"MediaUrl{i} is missing")
+        kind = form.get(f"MediaContentType{i}", "")
+        items.append(Media(url=url, content_type=kind, kind=_kind(kind)))
+    return tuple(items)
+
+
+def _kind(content_type: str) -> str:
+    major = content_type.split("/", 1)[0]
+    return {"image": "photo", "audio": "voice", "video": "video"}.get(major, "document")
+
+
+def twiml(bodies: list[str]) -> Response:
+    """A TwiML response with one <Message> per body (none for a duplicate)."""
+    response = MessagingResponse()
+    for body in bodies:
+        response.message(body)
+    return Response(str(response), mimetype="application/xml")
+
+
+@bp.post("/webhooks/twilio/messages")
+def messages() -> Response:
+    """SMS and WhatsApp messages from Twilio."""
+    faro = current_app.extensions["faro"]
+    form = request.form.to_dict()
+    verify(signed_url(), form, request.headers.get("X-Twilio-Signature", ""),
+           faro.settings.twilio_auth_token)
+    msg = parse(form)
+    replies = faro.conversations.handle(msg)
+    return twiml(as_bodies(replies, msg.channel) if replies else [])

@@ -1,0 +1,176 @@
+"""The `faro` command."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import click
+
+from bot.errors import FaroError
+
+
+@click.group()
+def main() -> None:
+    """Faro: a messaging assistant for people on the move in Mexico."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--data", default=".faro", show_default=True,
+              help="Folder for the embedded Redis server's data.")
+def serve(host: str, port: int, data: str) -> None:
+    """Run everything for development: Redis (embedded when REDIS_URL is unset), web, worker."""
+    from werkzeug.serving import run_simple
+
+    from bot.embedded import EmbeddedRedis
+    from bot.web import create_app
+
+    os.environ.setdefault("FARO_ENV", "development")
+    os.environ.setdefault("FARO_PUBLIC_URL", f"http://{host}:{port}")
+    server = None
+    if not os.environ.get("REDIS_URL"):
+        server = EmbeddedRedis(Path(data) / "redis", prefer="valkey", persist=True).start()
+        os.environ["REDIS_URL"] = server.url
+    worker = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=os.environ.copy())
+    try:
+        app = create_app()
+        base = f"http://{host}:{port}"
+        click.echo(f"\nFaro is running (development).\n  Simulator: {base}/simulator\n"
+                   f"  Health:    {base}/healthz\n  Redis:     {os.environ['REDIS_URL']}\n"
+                   "Press Ctrl+C to stop.\n")
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=15)
+        if server is not None:
+            server.stop()
+
+
+@main.command()
+@click.option("--bind", default="0.0.0.0:8000", show_default=True, envvar="FARO_BIND")
+@click.option("--workers", default=2, show_default=True, type=int, envvar="WEB_CONCURRENCY")
+def web(bind: str, workers: int) -> None:
+    """Run the web app under gunicorn (production)."""
+    args = ["gunicorn", "--bind", bind, "--workers", str(workers), "--access-logfile", "-",
+            "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(M)sms', "bot:create_app()"]
+    os.execvp(args[0], args)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker on Faro's queues, with the scheduler."""
+    from rq import Worker
+
+    from bot.settings import Settings
+    from bot.web import connect
+    from worker.queues import all_queues
+
+    client = connect(Settings.load())
+    Worker(all_queues(client), connection=client).work(burst=burst, with_scheduler=True)
+
+
+@main.command()
+@click.option("--channel", type=click.Choice(["sms", "whatsapp", "telegram"]), default="sms",
+              show_default=True, help="Show replies as this channel would.")
+@click.option("--as", "who", default="", help="A name for the simulated person (keeps state).")
+def chat(channel: str, who: str) -> None:
+    """Chat with Faro in the terminal, through the same pipeline as the channels."""
+    from bot.channels.simulator import render
+    from bot.embedded import EmbeddedRedis
+    from bot.message import Inbound
+    from bot.settings import Settings
+    from bot.web import build
+
+    os.environ.setdefault("FARO_ENV", "development")
+    server = None if os.environ.get("REDIS_URL") else EmbeddedRedis().start()
+    if server:
+        os.environ["REDIS_URL"] = server.url
+    faro = build(Settings.load())
+    address = f"cli-{who or uuid.uuid4().hex}"
+    click.echo("Write a message (Ctrl+D to quit).")
+    try:
+        while True:
+            try:
+                text = input("> ")
+            except EOFError:
+                break
+            replies = faro.conversations.handle(Inbound("simulator", address, text=text))
+            click.echo(show(render(replies), channel))
+    finally:
+        if server:
+            server.stop()
+
+
+def show(rendered: dict, channel: str) -> str:
+    """One channel's rendering as terminal text."""
+    if channel == "telegram":
+        out = []
+        for call in rendered["telegram"]:
+            out.append(call["text"])
+            for row in call.get("reply_markup", {}).get("inline_keyboard", []):
+                out.append("  " + "  ".join(f"[{b['text']}]" for b in row))
+        return "\n\n".join(out)
+    parts = rendered[channel]
+    if channel == "sms":
+        return "\n\n".join(f"{p['body']}\n  ({p['segments']} SMS segments)" for p in parts)
+    return "\n\n".join(p["body"] for p in parts)
+
+
+@main.group()
+def content() -> None:
+    """Check and draw the content pack."""
+
+
+@content.command("check")
+@click.option("--dir", "folder", envvar="FARO_CONTENT_DIR", default="",
+              help="An operator's content folder laid over the bundled pack.")
+@click.option("--max-age-days", default=180, show_default=True, type=int,
+              help="Report facts last checked longer ago than this.")
+@click.option("--sizes/--no-sizes", default=True, help="Print the SMS size of each message.")
+def content_check(folder: str, max_age_days: int, sizes: bool) -> None:
+    """Validate every flow and data file; report stale facts and SMS sizes."""
+    from bot.content import load_content
+    from bot.content.check import check
+
+    try:
+        pack = load_content(folder or None)
+    except FaroError as exc:
+        click.echo(f"Content has problems:\n{exc}", err=True)
+        sys.exit(1)
+    report = check(pack, max_age_days, dt.date.today())
+    if sizes:
+        click.echo(f"{'message':34} lang  chars  SMS")
+        for where, lang, chars, seg in report.sizes:
+            click.echo(f"{where:34} {lang:4} {chars:6} {seg:4}")
+    for line in report.stale:
+        click.echo(f"stale: {line}", err=True)
+    nodes = sum(len(f.nodes) for f in pack.flows.values())
+    click.echo(f"OK: {len(pack.flows)} flows, {nodes} nodes, {len(pack.facts)} facts, "
+               f"languages offered: {', '.join(pack.languages)}; {len(report.stale)} stale")
+    sys.exit(2 if report.stale else 0)
+
+
+@content.command("diagram")
+@click.argument("flow")
+@click.option("--dir", "folder", envvar="FARO_CONTENT_DIR", default="")
+def content_diagram(flow: str, folder: str) -> None:
+    """Print a Mermaid diagram of FLOW."""
+    from bot.content import load_content
+    from bot.content.diagram import mermaid
+
+    pack = load_content(folder or None)
+    if flow not in pack.flows:
+        raise click.BadParameter(f"no flow {flow!r}; flows: {', '.join(sorted(pack.flows))}")
+    click.echo(mermaid(pack, flow), nl=False)
+
+
+if __name__ == "__main__":
+    main()

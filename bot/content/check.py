@@ -1,0 +1,37 @@
+"""`faro content check`: validation, stale facts, and what each message costs by SMS."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from bot.content.pack import Content
+from bot.engine import fill
+from bot.segments import segments
+
+
+@dataclass
+class Report:
+    """What a check found: stale facts, and the SMS size of every message per language."""
+
+    stale: list[str] = field(default_factory=list)
+    sizes: list[tuple[str, str, int, int]] = field(default_factory=list)  # where, lang, chars, seg
+
+
+def check(content: Content, max_age_days: int, today: dt.date) -> Report:
+    """Report facts older than `max_age_days` and the SMS size of each message."""
+    report = Report()
+    limit = today - dt.timedelta(days=max_age_days)
+    for fid, fact in sorted(content.facts.items()):
+        if fact["status"] == "verified" and fact["verified"] < limit:
+            report.stale.append(f"{fact['file']}: fact {fid!r} was last checked on "
+                                f"{fact['verified']}, more than {max_age_days} days ago")
+    context = {"facts": content.facts, "vars": {}}
+    for name, flow in sorted(content.flows.items()):
+        for node_name, node in flow.nodes.items():
+            if not node.text:
+                continue
+            for lang in content.languages:
+                text = fill(content.t(lang, node.text), context)
+                report.sizes.append((f"{name}.{node_name}", lang, len(text), segments(text)))
+    return report

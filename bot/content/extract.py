@@ -1,0 +1,49 @@
+"""A Babel extractor for flow YAML: every sentence a person reads, with where it stands.
+
+Registered in pyproject.toml under ``babel.extractors`` as ``faro_flows`` and used by
+``babel.cfg`` (``make translations``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+TEXT_KEYS = {"text", "label", "retry"}
+
+
+def extract_flow(fileobj: Any, keywords: Any, comment_tags: Any,
+                 options: dict[str, Any]) -> Iterator[tuple[int, None, str, list[str]]]:
+    """Yield (line, None, message, comments) for each translatable string in a YAML file."""
+    root = yaml.compose(fileobj.read().decode("utf-8"))
+    if not isinstance(root, yaml.MappingNode):
+        return
+    top = {k.value: v for k, v in root.value}
+    if "messages" in top:
+        yield from _pairs(top["messages"], "message", all_values=True)
+    elif "nodes" in top and "flow" in top:
+        flow = top["flow"].value
+        for name, node in top["nodes"].value:
+            yield from _walk(node, f"{flow}.{name.value}")
+
+
+def _pairs(mapping: yaml.Node, where: str, all_values: bool = False):
+    if not isinstance(mapping, yaml.MappingNode):
+        return
+    for key, value in mapping.value:
+        wanted = all_values or key.value in TEXT_KEYS
+        if isinstance(value, yaml.ScalarNode) and wanted and value.value.strip():
+            yield value.start_mark.line + 1, None, value.value, [f"{where} {key.value}"]
+
+
+def _walk(node: yaml.Node, where: str):
+    if isinstance(node, yaml.MappingNode):
+        yield from _pairs(node, where)
+        for _key, value in node.value:
+            if not isinstance(value, yaml.ScalarNode):
+                yield from _walk(value, where)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _walk(item, where)

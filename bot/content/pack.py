@@ -1,0 +1,316 @@
+"""Load and validate a content pack: flows, facts, keywords and catalogs.
+
+A pack is a folder with ``flows/*.yaml`` (the flows plus ``keywords.yaml`` and
+``languages.yaml``), ``flows/data/*.yaml`` (facts with ``source`` and ``verified``)
+and ``locales/<lang>/LC_MESSAGES/messages.po``. An operator's folder
+(``FARO_CONTENT_DIR``) is laid over the bundled pack file by file: a file there
+replaces the bundled file of the same name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gettext
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from bot.content import catalog as cat
+from bot.content.flow import ActionNode, AskNode, Flow, MenuNode, Node, targets
+from bot.errors import ContentError
+
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*)\}")
+BUNDLED = Path(__file__).resolve().parents[2]
+RESERVED = ("keywords.yaml", "languages.yaml", "messages.yaml")
+REQUIRED_MESSAGES = (
+    "retry_menu", "retry_text", "retry_yes_no", "retry_date", "retry_number", "retry_location",
+    "retry_media", "lost", "checked_on", "yes", "no", "error",
+)
+REQUIRED_FLOWS = ("welcome", "menu")
+ENDINGS = ("delete_contact", "opt_out")  # actions after which silence is what the person asked
+FACT_STATUSES = ("verified", "to_verify", "retired")
+
+
+@dataclass
+class Content:
+    """A loaded, validated content pack. Read-only once built."""
+
+    flows: dict[str, Flow]
+    files: dict[str, str]
+    facts: dict[str, dict[str, Any]]
+    keywords: dict[str, tuple[str, str]]  # normalized word -> (keyword name, target)
+    answers: dict[str, set[str]]  # "yes"/"no" -> normalized words
+    languages: list[str]  # offered, in menu order
+    names: dict[str, str]
+    source_lang: str
+    fallback_locale: str
+    messages: dict[str, str] = field(default_factory=dict)
+    catalogs: dict[str, Any] = field(default_factory=dict)
+    _t: dict[str, gettext.NullTranslations] = field(default_factory=dict)
+
+    def t(self, lang: str, msgid: str) -> str:
+        """`msgid` in `lang`, or the source text where the catalog lacks it."""
+        return self._t.get(lang, gettext.NullTranslations()).gettext(msgid)
+
+    def has(self, flow: str, name: str) -> bool:
+        """True when `flow` exists and has a node `name`."""
+        return flow in self.flows and name in self.flows[flow].nodes
+
+    def node(self, flow: str, name: str) -> Node:
+        """The node `name` of `flow`."""
+        return self.flows[flow].nodes[name]
+
+    def resolve(self, target: str, current: str) -> tuple[str, str]:
+        """The (flow, node) a target names, seen from flow `current`."""
+        if "." in target:
+            flow, node = target.split(".", 1)
+            return flow, node
+        if current in self.flows and target in self.flows[current].nodes:
+            return current, target
+        if target in self.flows:
+            return target, self.flows[target].start
+        raise ContentError(f"unknown target {target!r}")
+
+    def keyword(self, text: str) -> tuple[str, str] | None:
+        """The (keyword, target) a whole message means, in any shipped language."""
+        return self.keywords.get(normalize(text))
+
+    def verified_on(self, fact_ids: tuple[str, ...]) -> dt.date | None:
+        """The oldest check date among the facts, for "we checked this on"."""
+        dates = [self.facts[f]["verified"] for f in fact_ids if f in self.facts]
+        return min(dates) if dates else None
+
+
+def normalize(text: str) -> str:
+    """Casefold, drop accents and outer punctuation, fold spaces: for matching words."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.strip(" \t\r\n.!?¡¿,;:\"'()*").split())
+
+
+def pack_files(override: str | Path | None, sub: str, pattern: str) -> dict[str, Path]:
+    """The pack's files in `sub` matching `pattern`, the operator's winning by name."""
+    found = {p.name: p for p in sorted((BUNDLED / sub).glob(pattern))}
+    if override:
+        found.update({p.name: p for p in sorted((Path(override) / sub).glob(pattern))})
+    return found
+
+
+def load_content(override: str | Path | None = None) -> Content:
+    """Load the bundled pack, overlaid by `override`; raise ContentError listing all problems."""
+    problems: list[str] = []
+    flows, files = _load_flows(override, problems)
+    facts = _load_facts(override, problems)
+    keywords, answers = _load_keywords(override, problems)
+    langs = _load_yaml(pack_files(override, "flows", "languages.yaml").get("languages.yaml"),
+                       problems) or {}
+    content = Content(
+        flows=flows, files=files, facts=facts, keywords=keywords, answers=answers,
+        languages=[], names=dict(langs.get("names") or {}),
+        source_lang=str(langs.get("source", "en")),
+        fallback_locale=str(langs.get("fallback_locale", "es")),
+    )
+    raw = _load_yaml(pack_files(override, "flows", "messages.yaml").get("messages.yaml"),
+                     problems) or {}
+    content.messages = {str(k): str(v) for k, v in (raw.get("messages") or {}).items()}
+    _load_catalogs(content, override, langs, problems)
+    problems += validate(content)
+    if problems:
+        raise ContentError("\n".join(problems))
+    return content
+
+
+def _load_yaml(path: Path | None, problems: list[str]) -> Any:
+    if path is None:
+        return None
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: cannot be read: {exc}")
+        return None
+
+
+def _load_flows(override, problems) -> tuple[dict[str, Flow], dict[str, str]]:
+    flows: dict[str, Flow] = {}
+    files: dict[str, str] = {}
+    for name, path in pack_files(override, "flows", "*.yaml").items():
+        if name in RESERVED:
+            continue
+        raw = _load_yaml(path, problems)
+        if raw is None:
+            continue
+        try:
+            flow = Flow.model_validate(raw)
+        except ValidationError as exc:
+            problems += [f"{path}: {_where(e['loc'])}: {e['msg']}" for e in exc.errors()]
+            continue
+        if flow.flow in flows:
+            problems.append(f"{path}: flow {flow.flow!r} is also defined in {files[flow.flow]}")
+        flows[flow.flow] = flow
+        files[flow.flow] = str(path)
+    return flows, files
+
+
+def _where(loc: tuple) -> str:
+    if len(loc) >= 2 and loc[0] == "nodes":
+        rest = ".".join(str(p) for p in loc[2:] if p not in {"message", "menu", "ask",
+                                                            "language", "action"})
+        return f"node {loc[1]!r}" + (f": {rest}" if rest else "")
+    return ".".join(str(p) for p in loc) or "file"
+
+
+def _load_facts(override, problems) -> dict[str, dict[str, Any]]:
+    facts: dict[str, dict[str, Any]] = {}
+    for path in pack_files(override, "flows/data", "*.yaml").values():
+        raw = _load_yaml(path, problems) or {}
+        for fid, fact in (raw.get("facts") or {}).items():
+            where = f"{path}: fact {fid!r}"
+            if not isinstance(fact, dict):
+                problems.append(f"{where}: must be a mapping")
+                continue
+            if not fact.get("source"):
+                problems.append(f"{where}: has no source")
+            if not isinstance(fact.get("verified"), dt.date):
+                problems.append(f"{where}: 'verified' must be a date (YYYY-MM-DD)")
+            if fact.get("status", "verified") not in FACT_STATUSES:
+                problems.append(f"{where}: status must be one of {', '.join(FACT_STATUSES)}")
+            facts[str(fid)] = {"status": "verified", **fact, "file": str(path)}
+    return facts
+
+
+def _load_keywords(override, problems):
+    raw = _load_yaml(pack_files(override, "flows", "keywords.yaml").get("keywords.yaml"),
+                     problems) or {}
+    keywords: dict[str, tuple[str, str]] = {}
+    for name, spec in (raw.get("keywords") or {}).items():
+        for words in (spec.get("words") or {}).values():
+            for word in words:
+                keywords[normalize(str(word))] = (name, spec.get("go", ""))
+    answers = {
+        kind: {normalize(str(w)) for words in (raw.get("answers", {}).get(kind) or {}).values()
+               for w in words}
+        for kind in ("yes", "no")
+    }
+    return keywords, answers
+
+
+def _load_catalogs(content: Content, override, langs: dict, problems: list[str]) -> None:
+    incomplete = set(langs.get("incomplete") or [])
+    order = list(langs.get("order") or [])
+    offered = [content.source_lang]
+    for po in _catalog_paths(override):
+        lang = po.parts[-3]
+        catalog = cat.read_catalog(po, lang)
+        content.catalogs[lang] = catalog
+        content._t[lang] = cat.translations(catalog)
+        if lang not in incomplete and not cat.missing(catalog):
+            offered.append(lang)
+    ranked = sorted(set(offered), key=lambda code: (order.index(code) if code in order
+                                                    else len(order), code))
+    content.languages = ranked
+    for code in ranked:
+        content.names[code] = content.names.get(code) or cat.autonym(code)
+
+
+def _catalog_paths(override) -> list[Path]:
+    paths = {p.parts[-3]: p for p in (BUNDLED / "locales").glob("*/LC_MESSAGES/messages.po")}
+    if override:
+        root = Path(override) / "locales"
+        paths.update({p.parts[-3]: p for p in root.glob("*/LC_MESSAGES/messages.po")})
+    return sorted(paths.values())
+
+
+def validate(content: Content) -> list[str]:
+    """Every problem of a loaded pack: missing flows, bad targets, facts, unreachable nodes."""
+    problems = [f"content pack: flow {name!r} is required" for name in REQUIRED_FLOWS
+                if name not in content.flows]
+    problems += [f"messages.yaml: message {name!r} is required" for name in REQUIRED_MESSAGES
+                 if name not in content.messages]
+    for name, flow in content.flows.items():
+        problems += _check_flow(content, name, flow)
+    for _word, (kw, target) in sorted(content.keywords.items()):
+        if not _exists(content, target, ""):
+            problems.append(f"keywords.yaml: keyword {kw!r} leads to unknown {target!r}")
+    if not problems:
+        problems += _unreachable(content)
+    return sorted(set(problems))
+
+
+def _exists(content: Content, target: str, current: str) -> bool:
+    try:
+        flow, node = content.resolve(target, current)
+    except ContentError:
+        return False
+    return flow in content.flows and node in content.flows[flow].nodes
+
+
+def _check_flow(content: Content, name: str, flow: Flow) -> list[str]:
+    path = content.files[name]
+    out = []
+    if flow.start not in flow.nodes:
+        out.append(f"{path}: start node {flow.start!r} does not exist")
+    for node_name, node in flow.nodes.items():
+        where = f"{path}: node {node_name!r}"
+        for field_name, target in targets(node):
+            if not _exists(content, target, name):
+                out.append(f"{where}: {field_name} leads to unknown node {target!r}")
+        out += _check_node_fields(where, node)
+        out += _check_placeholders(content, where, node)
+        for fid in node.facts:
+            fact = content.facts.get(fid)
+            if fact is None:
+                out.append(f"{where}: unknown fact {fid!r}")
+            elif fact["status"] != "verified":
+                out.append(f"{where}: fact {fid!r} is {fact['status']}, not verified")
+    return out
+
+
+def _check_node_fields(where: str, node: Node) -> list[str]:
+    if isinstance(node, AskNode):
+        if node.input == "yes_no" and not (node.if_yes and node.if_no):
+            return [f"{where}: a yes_no question needs both 'if_yes' and 'if_no' targets"]
+        if node.input != "yes_no" and not node.next:
+            return [f"{where}: a question needs a 'next' target"]
+    if isinstance(node, ActionNode) and not node.next and node.action not in ENDINGS:
+        return [f"{where}: action {node.action!r} needs a 'next' target"]
+    if isinstance(node, MenuNode) and len({o.label for o in node.options}) < len(node.options):
+        return [f"{where}: two options have the same label"]
+    return []
+
+
+def _check_placeholders(content: Content, where: str, node: Node) -> list[str]:
+    out = []
+    texts = [node.text] + [o.label for o in getattr(node, "options", ())]
+    for text in texts:
+        for ref in PLACEHOLDER.findall(text):
+            head, _, rest = ref.partition(".")
+            if head == "vars":
+                continue
+            fid, _, attr = rest.partition(".")
+            if head != "facts" or fid not in content.facts or attr not in content.facts[fid]:
+                out.append(f"{where}: placeholder {{{ref}}} names no known fact field")
+            elif content.facts[fid]["status"] != "verified":
+                out.append(f"{where}: fact {fid!r} is {content.facts[fid]['status']}, "
+                           "not verified")
+    return out
+
+
+def _unreachable(content: Content) -> list[str]:
+    roots = [(n, content.flows[n].start) for n in REQUIRED_FLOWS]
+    roots += [content.resolve(t, "") for _k, t in content.keywords.values()]
+    seen: set[tuple[str, str]] = set()
+    while roots:
+        here = roots.pop()
+        if here in seen:
+            continue
+        seen.add(here)
+        node = content.node(*here)
+        roots += [content.resolve(t, here[0]) for _f, t in targets(node)]
+    return [f"{content.files[f]}: node {n!r} cannot be reached from the welcome, the menu "
+            "or a keyword" for f, flow in content.flows.items() for n in flow.nodes
+            if (f, n) not in seen]

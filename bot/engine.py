@@ -1,0 +1,330 @@
+"""The conversation engine: a pure function from (state, message) to (state, replies, effects).
+
+It does no IO. Everything it reads comes in as arguments (the content pack, the
+contact's profile, the conversation state, today's date); everything it wants done
+(change the language, opt out, delete the contact) goes out as effects that the
+caller applies. So one engine serves every channel, the simulator and the tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from babel.dates import format_date
+from rapidfuzz import fuzz, process
+
+from bot.content.catalog import formatting_locale
+from bot.content.flow import ActionNode, AskNode, LanguageNode, MenuNode, MessageNode, Node
+from bot.content.pack import PLACEHOLDER, Content, normalize
+from bot.message import Inbound, Option, Reply
+
+MAX_HOPS = 25
+LOST_AFTER = 2  # failed answers in a row before we remind the person of MENU
+DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%y", "%d-%m-%y")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the engine knows of the contact itself (not of one conversation)."""
+
+    lang: str = ""
+    opted_out: bool = False
+
+
+@dataclass(frozen=True)
+class State:
+    """Where a conversation waits: a node, the answers so far, failed tries in a row."""
+
+    flow: str
+    node: str
+    vars: dict[str, Any] = field(default_factory=dict)
+    retries: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A compact dict for storage."""
+        return {"f": self.flow, "n": self.node, "v": self.vars, "r": self.retries}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> State:
+        """The state `to_dict` stored."""
+        return cls(raw["f"], raw["n"], dict(raw.get("v") or {}), int(raw.get("r", 0)))
+
+
+@dataclass
+class Step:
+    """What one inbound message did: the new profile and state, replies and effects."""
+
+    profile: Profile
+    state: State | None
+    replies: list[Reply]
+    effects: list[dict[str, Any]]
+
+
+def step(content: Content, profile: Profile, state: State | None, msg: Inbound,
+         today: dt.date | None = None) -> Step:
+    """Advance one conversation by one inbound message."""
+    run = _Run(content, profile, state, today or dt.date.today())
+    keyword = None if msg.choice else content.keyword(msg.text)
+    if state is not None and not content.has(state.flow, state.node):
+        state = run.state = None  # the content changed under a waiting conversation
+    if keyword:
+        name, target = keyword
+        run.go(target if profile.lang or name not in ("menu", "help") else "welcome", "")
+    elif state is None:
+        run.go("menu" if profile.lang else "welcome", "")
+    else:
+        run.answer(msg)
+    return Step(run.profile, run.state, run.replies, run.effects)
+
+
+class _Run:
+    """One step's working memory."""
+
+    def __init__(self, content: Content, profile: Profile, state: State | None, today: dt.date):
+        self.content = content
+        self.profile = profile
+        self.state = state
+        self.today = today
+        self.vars: dict[str, Any] = dict(state.vars) if state else {}
+        self.replies: list[Reply] = []
+        self.effects: list[dict[str, Any]] = []
+
+    @property
+    def lang(self) -> str:
+        return self.profile.lang or self.content.languages[0]
+
+    # -- moving through the graph -------------------------------------------------
+    def go(self, target: str, current: str) -> None:
+        flow, name = self.content.resolve(target, current)
+        for _ in range(MAX_HOPS):
+            node = self.content.node(flow, name)
+            if isinstance(node, MessageNode):
+                self.say(node)
+                flow, name = self.content.resolve(node.next, flow)
+            elif isinstance(node, ActionNode):
+                self.act(node)
+                if not node.next:
+                    self.state = None
+                    return
+                flow, name = self.content.resolve(node.next, flow)
+            else:
+                self.replies.append(self.question(node))
+                self.state = State(flow, name, self.vars, 0)
+                return
+        self.replies.append(Reply(self.msg("error")))
+        self.state = None
+
+    def act(self, node: ActionNode) -> None:
+        if node.action == "set_language":
+            self.profile = replace(self.profile, lang=node.args["lang"])
+            self.effects.append({"type": "set_language", "lang": node.args["lang"]})
+        elif node.action in ("opt_out", "opt_in"):
+            self.profile = replace(self.profile, opted_out=node.action == "opt_out")
+            self.effects.append({"type": node.action})
+        elif node.action == "delete_contact":
+            self.effects.append({"type": "delete_contact"})
+            self.vars = {}
+        if node.text:
+            self.replies.append(Reply(self.render(node.text, node.facts)))
+
+    # -- answers ------------------------------------------------------------------
+    def answer(self, msg: Inbound) -> None:
+        assert self.state is not None
+        flow, name = self.state.flow, self.state.node
+        node = self.content.node(flow, name)
+        target = self.accept(node, msg)
+        if target is None:
+            self.retry(node)
+        else:
+            self.go(target, flow)
+
+    def accept(self, node: Node, msg: Inbound) -> str | None:
+        """Where a valid answer leads, saving it; None when the answer is not valid."""
+        if isinstance(node, MenuNode):
+            index = self.pick(msg, [self.t(o.label) for o in node.options])
+            return None if index is None else node.options[index].go
+        if isinstance(node, LanguageNode):
+            return self.accept_language(node, msg)
+        if isinstance(node, AskNode):
+            return self.accept_input(node, msg)
+        return None
+
+    def accept_language(self, node: LanguageNode, msg: Inbound) -> str | None:
+        langs = self.content.languages
+        index = self.pick(msg, [self.content.names[c] for c in langs])
+        if index is None and normalize(msg.text) in langs:
+            index = langs.index(normalize(msg.text))
+        if index is None:
+            return None
+        self.profile = replace(self.profile, lang=langs[index])
+        self.effects.append({"type": "set_language", "lang": langs[index]})
+        return node.next
+
+    def accept_input(self, node: AskNode, msg: Inbound) -> str | None:
+        if node.input == "yes_no":
+            said = self.yes_no(msg)
+            return None if said is None else (node.if_yes if said else node.if_no)
+        value = PARSERS[node.input](self, node, msg)
+        if value is None:
+            return None
+        if node.save:
+            self.vars[node.save] = value
+        return node.next
+
+    def yes_no(self, msg: Inbound) -> bool | None:
+        index = self.pick(msg, [self.msg("yes"), self.msg("no")])
+        if index is not None:
+            return index == 0
+        word = normalize(msg.text)
+        if word in self.content.answers["yes"]:
+            return True
+        if word in self.content.answers["no"]:
+            return False
+        return None
+
+    def pick(self, msg: Inbound, labels: list[str]) -> int | None:
+        """Which option a message chose: by button, number or (fuzzily) by its label."""
+        raw = msg.choice or normalize(msg.text)
+        number = re.fullmatch(r"#?\s*(\d{1,2})\s*[.)]?", raw)
+        if number:
+            index = int(number.group(1)) - 1
+            return index if 0 <= index < len(labels) else None
+        if msg.choice or len(raw) < 3:
+            return None
+        names = [normalize(label) for label in labels]
+        if raw in names:
+            return names.index(raw)
+        found = process.extract(raw, names, scorer=fuzz.WRatio, limit=2, score_cutoff=86)
+        if len(found) == 1 or (len(found) == 2 and found[0][1] - found[1][1] >= 8):
+            return found[0][2]
+        return None
+
+    def retry(self, node: Node) -> None:
+        assert self.state is not None
+        retries = self.state.retries + 1
+        hint = getattr(node, "retry", "") or self.msg(_retry_message(node))
+        text = self.render(hint, ())
+        if retries >= LOST_AFTER:
+            text += "\n" + self.msg("lost")
+        self.replies.append(Reply(text))
+        self.replies.append(self.question(node))
+        self.state = replace(self.state, vars=self.vars, retries=retries)
+
+    # -- rendering ----------------------------------------------------------------
+    def question(self, node: Node) -> Reply:
+        if isinstance(node, MenuNode):
+            options = [Option(str(i), self.t(o.label)) for i, o in enumerate(node.options, 1)]
+            return Reply(self.render(node.text, node.facts), tuple(options))
+        if isinstance(node, LanguageNode):
+            return self.language_menu(node)
+        assert isinstance(node, AskNode)
+        text = self.render(node.text, node.facts)
+        if node.input == "yes_no":
+            return Reply(text, (Option("1", self.msg("yes")), Option("2", self.msg("no"))))
+        return Reply(text)
+
+    def language_menu(self, node: LanguageNode) -> Reply:
+        """The language menu speaks every offered language, since we do not know which yet."""
+        langs = self.content.languages
+        lines: list[str] = []
+        for code in ([self.profile.lang] if self.profile.lang else []) + langs:
+            line = self.render(node.text, node.facts, code)
+            if line not in lines:
+                lines.append(line)
+        options = tuple(Option(str(i), self.content.names[c]) for i, c in enumerate(langs, 1))
+        return Reply("\n".join(lines), options)
+
+    def say(self, node: MessageNode) -> None:
+        self.replies.append(Reply(self.render(node.text, node.facts)))
+
+    def render(self, msgid: str, facts: tuple[str, ...], lang: str = "") -> str:
+        lang = lang or self.lang
+        text = fill(self.content.t(lang, msgid), self.context())
+        checked = self.content.verified_on(facts)
+        if checked:
+            locale = formatting_locale(lang, self.content.fallback_locale)
+            date = format_date(checked, "medium", locale=locale)
+            text += "\n" + fill(self.content.t(lang, self.content.messages["checked_on"]),
+                                {"date": date})
+        return text
+
+    def context(self) -> dict[str, Any]:
+        return {"facts": self.content.facts, "vars": self.vars}
+
+    def t(self, msgid: str) -> str:
+        return self.content.t(self.lang, msgid)
+
+    def msg(self, name: str) -> str:
+        return self.t(self.content.messages[name])
+
+
+def fill(text: str, context: dict[str, Any]) -> str:
+    """Replace `{facts.line_911.phone}`-style placeholders from `context`."""
+
+    def lookup(match: re.Match[str]) -> str:
+        value: Any = context
+        for part in match.group(1).split("."):
+            if not isinstance(value, dict) or part not in value:
+                return match.group(0)
+            value = value[part]
+        return str(value)
+
+    return PLACEHOLDER.sub(lookup, text)
+
+
+def _retry_message(node: Node) -> str:
+    if isinstance(node, AskNode):
+        return f"retry_{node.input}"
+    return "retry_menu"
+
+
+def _text(run: _Run, node: AskNode, msg: Inbound) -> str | None:
+    text = msg.text.strip()
+    low, high = node.min or 1, node.max or 1000
+    return text if low <= len(text) <= high else None
+
+
+def _number(run: _Run, node: AskNode, msg: Inbound) -> int | None:
+    match = re.fullmatch(r"\d{1,9}", normalize(msg.text))
+    if not match:
+        return None
+    value = int(match.group(0))
+    if (node.min is not None and value < node.min) or (node.max is not None and value > node.max):
+        return None
+    return value
+
+
+def _date(run: _Run, node: AskNode, msg: Inbound) -> str | None:
+    text = normalize(msg.text).replace(" ", "")
+    for fmt in DATE_FORMATS:
+        try:
+            day = dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+        offset = (day - run.today).days
+        if (node.min is not None and offset < node.min) or (
+                node.max is not None and offset > node.max):
+            return None
+        return day.isoformat()
+    return None
+
+
+def _location(run: _Run, node: AskNode, msg: Inbound) -> dict[str, Any] | None:
+    if msg.location:
+        return {"lat": msg.location[0], "lon": msg.location[1]}
+    if node.allow_text and 2 <= len(msg.text.strip()) <= 120:
+        return {"place": msg.text.strip()}
+    return None
+
+
+def _media(run: _Run, node: AskNode, msg: Inbound) -> list[dict[str, str]] | None:
+    if not msg.media:
+        return None
+    return [{"url": m.url, "type": m.content_type, "kind": m.kind} for m in msg.media]
+
+
+PARSERS = {"text": _text, "number": _number, "date": _date, "location": _location,
+           "media": _media}

@@ -1,0 +1,37 @@
+"""Faro's exceptions: one hierarchy, caught at the edges (web handlers, CLI, worker)."""
+
+
+class FaroError(Exception):
+    """Base of every error Faro raises on purpose."""
+
+
+class ConfigError(FaroError):
+    """The environment or the app config is missing or wrong."""
+
+
+class ContentError(FaroError):
+    """A flow or data file is invalid; the message names the file and the node."""
+
+
+class StoreUnavailable(FaroError):
+    """Redis did not answer."""
+
+
+class ContactBusy(FaroError):
+    """Another request held the contact's lock for too long."""
+
+
+class BadRequest(FaroError):
+    """A request from the network is malformed (answered with a 4xx)."""
+
+    status = 400
+
+
+class Forbidden(BadRequest):
+    """A request's signature or secret is missing or wrong."""
+
+    status = 403
+
+
+class DeliveryError(FaroError):
+    """A provider refused or failed to take an outbound message."""

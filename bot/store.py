@@ -1,0 +1,169 @@
+"""Contacts and conversations in Redis: lock, load, save, de-duplicate.
+
+One inbound message costs two round trips: one pipeline takes the contact's lock and
+reads everything the engine needs; one transaction writes the result, marks the
+provider's message id as handled and releases the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+import redis
+
+from bot import crypto, keys
+from bot.crypto import Keyring
+from bot.engine import Profile, State, Step
+from bot.errors import BadRequest, ContactBusy, StoreUnavailable
+from bot.message import Inbound
+
+RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass
+class Session:
+    """One locked contact while a message is handled."""
+
+    cid: str
+    token: str
+    data_key: bytes
+    profile: Profile
+    state: State | None
+    new: bool
+    wrapped_key: bytes = b""
+    seen_key: str = ""
+
+
+def normalize_address(channel: str, address: str) -> str:
+    """The canonical form of an address, so one person always gets one contact id."""
+    address = address.strip()
+    if channel in ("sms", "whatsapp", "voice"):
+        address = address.removeprefix("whatsapp:")
+        try:
+            number = phonenumbers.parse(address, None)
+        except phonenumbers.NumberParseException as exc:
+            raise BadRequest("the sender is not a phone number") from exc
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if not address:
+        raise BadRequest("the sender is missing")
+    return address
+
+
+class Store:
+    """Faro's state in Redis, as the conversation pipeline needs it."""
+
+    def __init__(self, client: redis.Redis, keyring: Keyring, *, conversation_ttl: int,
+                 dedupe_ttl: int, lock_timeout_ms: int):
+        self.redis = client
+        self.keyring = keyring
+        self.conversation_ttl = conversation_ttl
+        self.dedupe_ttl = dedupe_ttl
+        self.lock_timeout_ms = lock_timeout_ms
+        self._release = client.register_script(RELEASE)
+
+    def contact_id(self, msg: Inbound) -> str:
+        """The contact id of the sender of `msg`."""
+        return self.keyring.contact_id(msg.key_space, normalize_address(msg.channel, msg.address))
+
+    def begin(self, msg: Inbound) -> Session | None:
+        """Lock the sender's contact and load it; None when the message was seen before."""
+        cid = self.contact_id(msg)
+        token = os.urandom(8).hex()
+        seen_key = keys.seen(msg.channel, msg.message_id) if msg.message_id else ""
+        deadline = time.monotonic() + self.lock_timeout_ms / 1000
+        pause = 0.002
+        while True:
+            got, seen, record, sealed = self._try_lock(cid, token, seen_key)
+            if got:
+                break
+            if time.monotonic() > deadline:
+                raise ContactBusy("contact stayed locked")
+            time.sleep(pause * (1 + random.random()))
+            pause = min(pause * 2, 0.05)
+        if seen:
+            self.release(cid, token)
+            return None
+        return self._session(cid, token, seen_key, record, sealed, msg)
+
+    def _try_lock(self, cid: str, token: str, seen_key: str) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(keys.lock(cid), token, nx=True, px=self.lock_timeout_ms)
+        if seen_key:
+            pipe.exists(seen_key)
+        pipe.hgetall(keys.contact(cid))
+        pipe.get(keys.conversation(cid))
+        try:
+            out = pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return out if seen_key else [out[0], 0, *out[1:]]
+
+    def _session(self, cid, token, seen_key, record, sealed, msg: Inbound) -> Session:
+        if record.get(b"k"):
+            wrapped = record[b"k"]
+            data_key = self.keyring.unwrap(cid, wrapped)
+            profile = Profile(lang=record.get(b"l", b"").decode(),
+                              opted_out=record.get(b"o") == b"1")
+            state = None
+            if sealed:
+                raw = json.loads(crypto.decrypt(data_key, sealed, cid))
+                state = State.from_dict(raw)
+            return Session(cid, token, data_key, profile, state, False, wrapped, seen_key)
+        data_key, wrapped = self.keyring.new_data_key(cid)
+        return Session(cid, token, data_key, Profile(), None, True, wrapped, seen_key)
+
+    def commit(self, session: Session, msg: Inbound, result: Step) -> None:
+        """Save what one step changed, mark the message handled, release the lock."""
+        cid = session.cid
+        pipe = self.redis.pipeline(transaction=True)
+        if any(e["type"] == "delete_contact" for e in result.effects):
+            pipe.delete(keys.contact(cid), keys.conversation(cid))
+        else:
+            self._write_contact(pipe, session, msg, result)
+            if result.state is None:
+                pipe.delete(keys.conversation(cid))
+            else:
+                blob = json.dumps(result.state.to_dict(), separators=(",", ":"))
+                pipe.set(keys.conversation(cid), crypto.encrypt(session.data_key, blob, cid),
+                         ex=self.conversation_ttl)
+        if session.seen_key:
+            pipe.set(session.seen_key, 1, ex=self.dedupe_ttl)
+        self._release(keys=[keys.lock(cid)], args=[session.token], client=pipe)
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def _write_contact(self, pipe, session: Session, msg: Inbound, result: Step) -> None:
+        now = int(time.time())
+        fields: dict[str, Any] = {"l": result.profile.lang,
+                                  "o": "1" if result.profile.opted_out else "0", "t": now}
+        if session.new:
+            address = normalize_address(msg.channel, msg.address)
+            fields.update({"k": session.wrapped_key, "ch": msg.key_space, "t0": now,
+                           "a": crypto.encrypt(session.data_key, address, session.cid)})
+        pipe.hset(keys.contact(session.cid), mapping=fields)
+        pipe.hincrby(keys.contact(session.cid), "n", 1)
+
+    def release(self, cid: str, token: str) -> None:
+        """Release a contact's lock if we still hold it."""
+        with contextlib.suppress(redis.RedisError):  # the lock expires by itself anyway
+            self._release(keys=[keys.lock(cid)], args=[token])
+
+    def address(self, cid: str) -> tuple[str, str] | None:
+        """The (key space, address) of a contact, decrypted; None when it is gone."""
+        record = self.redis.hmget(keys.contact(cid), ["k", "a", "ch"])
+        if not record[0] or not record[1]:
+            return None
+        data_key = self.keyring.unwrap(cid, record[0])
+        return record[2].decode(), crypto.decrypt(data_key, record[1], cid)

@@ -1,0 +1,115 @@
+"""The Flask application: one webhook per channel, the simulator, health."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from bot.content import Content, load_content
+from bot.conversation import Conversations
+from bot.crypto import Keyring
+from bot.errors import BadRequest, ConfigError, ContactBusy, StoreUnavailable
+from bot.logs import configure_logging
+from bot.outbound import TelegramSender
+from bot.settings import Settings
+from bot.store import Store
+
+log = logging.getLogger("faro.web")
+
+
+@dataclass
+class Faro:
+    """What the app's handlers share, kept on `app.extensions["faro"]`."""
+
+    settings: Settings
+    redis: redis.Redis
+    content: Content
+    store: Store
+    conversations: Conversations
+    telegram: TelegramSender
+
+
+def connect(settings: Settings) -> redis.Redis:
+    """A Redis client for REDIS_URL, with short timeouts so a dead server fails fast."""
+    if not settings.redis_url:
+        raise ConfigError("REDIS_URL is not set (`faro serve` starts an embedded server)")
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2,
+                                health_check_interval=30)
+
+
+def build(settings: Settings) -> Faro:
+    """Everything the app needs, from the settings."""
+    client = connect(settings)
+    content = load_content(settings.content_dir or None)
+    store = Store(client, Keyring(settings.data_key),
+                  conversation_ttl=settings.conversation_ttl, dedupe_ttl=settings.dedupe_ttl,
+                  lock_timeout_ms=settings.lock_timeout_ms)
+    return Faro(settings, client, content, store, Conversations(store, content),
+                TelegramSender(settings))
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the Faro web app. Settings come from the environment; `config` overrides them."""
+    settings = Settings.load(config)
+    configure_logging(settings.log_level)
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes,
+                      TESTING=settings.mode == "test", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"))
+    app.extensions["faro"] = build(settings)
+    from bot.channels import simulator, telegram, twilio
+
+    for blueprint in (twilio.bp, telegram.bp, simulator.bp):
+        app.register_blueprint(blueprint)
+    app.add_url_rule("/healthz", "healthz", healthz)
+    app.before_request(_request_id)
+    _errors(app)
+    return app
+
+
+def healthz() -> tuple[Response, int]:
+    """200 when Redis answers, 503 when it does not."""
+    from flask import current_app
+
+    try:
+        current_app.extensions["faro"].redis.ping()
+    except redis.RedisError:
+        return jsonify(status="unavailable", redis=False), 503
+    return jsonify(status="ok", redis=True), 200
+
+
+def _request_id() -> None:
+    g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+
+
+def _errors(app: Flask) -> None:
+    @app.errorhandler(BadRequest)
+    def bad_request(exc: BadRequest):
+        log.info("rejected request", extra={"status": exc.status, "reason": str(exc)})
+        return jsonify(error=str(exc)), exc.status
+
+    @app.errorhandler(StoreUnavailable)
+    @app.errorhandler(redis.RedisError)
+    def unavailable(exc: Exception):
+        log.error("redis unavailable", extra={"error": type(exc).__name__})
+        return jsonify(error="temporarily unavailable, try again"), 503
+
+    @app.errorhandler(ContactBusy)
+    def busy(exc: ContactBusy):
+        return jsonify(error="busy, try again"), 503
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return jsonify(error=exc.name), exc.code
+
+    @app.errorhandler(Exception)
+    def crash(exc: Exception):
+        log.exception("unhandled error", extra={"error": type(exc).__name__})
+        return jsonify(error="internal error"), 500

@@ -1,0 +1,1 @@
+"""Background work on RQ: sending messages outside a webhook (alerts, reminders, media)."""
