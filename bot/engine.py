@@ -77,6 +77,7 @@ def step(content: Content, profile: Profile, state: State | None, msg: Inbound,
         run.go("menu" if profile.lang else "welcome", "")
     else:
         run.answer(msg)
+    run.add_check_date()
     return Step(run.profile, run.state, run.replies, run.effects)
 
 
@@ -91,6 +92,8 @@ class _Run:
         self.vars: dict[str, Any] = dict(state.vars) if state else {}
         self.replies: list[Reply] = []
         self.effects: list[dict[str, Any]] = []
+        self.facts: set[str] = set()  # facts shown in this step, for "we checked this on"
+        self.fact_reply = 0  # the reply the check date goes under
 
     @property
     def lang(self) -> str:
@@ -241,15 +244,21 @@ class _Run:
         self.replies.append(Reply(self.render(node.text, node.facts)))
 
     def render(self, msgid: str, facts: tuple[str, ...], lang: str = "") -> str:
-        lang = lang or self.lang
-        text = fill(self.content.t(lang, msgid), self.context())
-        checked = self.content.verified_on(facts)
-        if checked:
-            locale = formatting_locale(lang, self.content.fallback_locale)
-            date = format_date(checked, "medium", locale=locale)
-            text += "\n" + fill(self.content.t(lang, self.content.messages["checked_on"]),
-                                {"date": date})
-        return text
+        if facts:
+            self.facts.update(facts)
+            self.fact_reply = len(self.replies)
+        return fill(self.content.t(lang or self.lang, msgid), self.context())
+
+    def add_check_date(self) -> None:
+        """Say once, under the last reply that used facts, when the oldest was checked."""
+        checked = self.content.verified_on(tuple(self.facts))
+        if checked is None or self.fact_reply >= len(self.replies):
+            return
+        locale = formatting_locale(self.lang, self.content.fallback_locale)
+        date = format_date(checked, "medium", locale=locale)
+        line = fill(self.msg("checked_on"), {"date": date})
+        reply = self.replies[self.fact_reply]
+        self.replies[self.fact_reply] = replace(reply, text=f"{reply.text}\n{line}")
 
     def context(self) -> dict[str, Any]:
         return {"facts": self.content.facts, "vars": self.vars}

@@ -78,7 +78,8 @@ class Content:
 
     def keyword(self, text: str) -> tuple[str, str] | None:
         """The (keyword, target) a whole message means, in any shipped language."""
-        return self.keywords.get(normalize(text))
+        word = normalize(text)
+        return self.keywords.get(word) if word else None
 
     def verified_on(self, fact_ids: tuple[str, ...]) -> dt.date | None:
         """The oldest check date among the facts, for "we checked this on"."""
@@ -93,21 +94,25 @@ def normalize(text: str) -> str:
     return " ".join(bare.strip(" \t\r\n.!?¡¿,;:\"'()*").split())
 
 
-def pack_files(override: str | Path | None, sub: str, pattern: str) -> dict[str, Path]:
-    """The pack's files in `sub` matching `pattern`, the operator's winning by name."""
-    found = {p.name: p for p in sorted((BUNDLED / sub).glob(pattern))}
-    if override:
-        found.update({p.name: p for p in sorted((Path(override) / sub).glob(pattern))})
+def pack_files(folders: list[Path], sub: str, pattern: str) -> dict[str, Path]:
+    """The pack's files in `sub` matching `pattern`; a later folder's file wins by name."""
+    found: dict[str, Path] = {}
+    for folder in folders:
+        found.update({p.name: p for p in sorted((folder / sub).glob(pattern))})
     return found
 
 
-def load_content(override: str | Path | None = None) -> Content:
-    """Load the bundled pack, overlaid by `override`; raise ContentError listing all problems."""
+def load_content(override: str | Path | None = None, base: str | Path = BUNDLED) -> Content:
+    """Load the pack at `base` (the bundled one), overlaid by `override`.
+
+    Raise ContentError listing every problem found, each naming its file and node.
+    """
     problems: list[str] = []
-    flows, files = _load_flows(override, problems)
-    facts = _load_facts(override, problems)
-    keywords, answers = _load_keywords(override, problems)
-    langs = _load_yaml(pack_files(override, "flows", "languages.yaml").get("languages.yaml"),
+    folders = [Path(base)] + ([Path(override)] if override else [])
+    flows, files = _load_flows(folders, problems)
+    facts = _load_facts(folders, problems)
+    keywords, answers = _load_keywords(folders, problems)
+    langs = _load_yaml(pack_files(folders, "flows", "languages.yaml").get("languages.yaml"),
                        problems) or {}
     content = Content(
         flows=flows, files=files, facts=facts, keywords=keywords, answers=answers,
@@ -115,10 +120,10 @@ def load_content(override: str | Path | None = None) -> Content:
         source_lang=str(langs.get("source", "en")),
         fallback_locale=str(langs.get("fallback_locale", "es")),
     )
-    raw = _load_yaml(pack_files(override, "flows", "messages.yaml").get("messages.yaml"),
+    raw = _load_yaml(pack_files(folders, "flows", "messages.yaml").get("messages.yaml"),
                      problems) or {}
     content.messages = {str(k): str(v) for k, v in (raw.get("messages") or {}).items()}
-    _load_catalogs(content, override, langs, problems)
+    _load_catalogs(content, folders, langs, problems)
     problems += validate(content)
     if problems:
         raise ContentError("\n".join(problems))
@@ -135,10 +140,10 @@ def _load_yaml(path: Path | None, problems: list[str]) -> Any:
         return None
 
 
-def _load_flows(override, problems) -> tuple[dict[str, Flow], dict[str, str]]:
+def _load_flows(folders: list[Path], problems: list[str]) -> tuple[dict[str, Flow], dict[str, str]]:
     flows: dict[str, Flow] = {}
     files: dict[str, str] = {}
-    for name, path in pack_files(override, "flows", "*.yaml").items():
+    for name, path in pack_files(folders, "flows", "*.yaml").items():
         if name in RESERVED:
             continue
         raw = _load_yaml(path, problems)
@@ -164,9 +169,9 @@ def _where(loc: tuple) -> str:
     return ".".join(str(p) for p in loc) or "file"
 
 
-def _load_facts(override, problems) -> dict[str, dict[str, Any]]:
+def _load_facts(folders: list[Path], problems: list[str]) -> dict[str, dict[str, Any]]:
     facts: dict[str, dict[str, Any]] = {}
-    for path in pack_files(override, "flows/data", "*.yaml").values():
+    for path in pack_files(folders, "flows/data", "*.yaml").values():
         raw = _load_yaml(path, problems) or {}
         for fid, fact in (raw.get("facts") or {}).items():
             where = f"{path}: fact {fid!r}"
@@ -183,13 +188,16 @@ def _load_facts(override, problems) -> dict[str, dict[str, Any]]:
     return facts
 
 
-def _load_keywords(override, problems):
-    raw = _load_yaml(pack_files(override, "flows", "keywords.yaml").get("keywords.yaml"),
+def _load_keywords(folders: list[Path], problems: list[str]):
+    raw = _load_yaml(pack_files(folders, "flows", "keywords.yaml").get("keywords.yaml"),
                      problems) or {}
     keywords: dict[str, tuple[str, str]] = {}
     for name, spec in (raw.get("keywords") or {}).items():
         for words in (spec.get("words") or {}).values():
             for word in words:
+                if not normalize(str(word)):
+                    problems.append(f"keywords.yaml: keyword {name!r} has an empty word")
+                    continue
                 keywords[normalize(str(word))] = (name, spec.get("go", ""))
     answers = {
         kind: {normalize(str(w)) for words in (raw.get("answers", {}).get(kind) or {}).values()
@@ -199,11 +207,11 @@ def _load_keywords(override, problems):
     return keywords, answers
 
 
-def _load_catalogs(content: Content, override, langs: dict, problems: list[str]) -> None:
+def _load_catalogs(content: Content, folders: list[Path], langs: dict, problems: list[str]) -> None:
     incomplete = set(langs.get("incomplete") or [])
     order = list(langs.get("order") or [])
     offered = [content.source_lang]
-    for po in _catalog_paths(override):
+    for po in _catalog_paths(folders):
         lang = po.parts[-3]
         catalog = cat.read_catalog(po, lang)
         content.catalogs[lang] = catalog
@@ -217,11 +225,11 @@ def _load_catalogs(content: Content, override, langs: dict, problems: list[str])
         content.names[code] = content.names.get(code) or cat.autonym(code)
 
 
-def _catalog_paths(override) -> list[Path]:
-    paths = {p.parts[-3]: p for p in (BUNDLED / "locales").glob("*/LC_MESSAGES/messages.po")}
-    if override:
-        root = Path(override) / "locales"
-        paths.update({p.parts[-3]: p for p in root.glob("*/LC_MESSAGES/messages.po")})
+def _catalog_paths(folders: list[Path]) -> list[Path]:
+    paths: dict[str, Path] = {}
+    for folder in folders:
+        found = (folder / "locales").glob("*/LC_MESSAGES/messages.po")
+        paths.update({p.parts[-3]: p for p in found})
     return sorted(paths.values())
 
 

@@ -1,0 +1,215 @@
+"""The pure engine: every node type and input kind, keywords, retries. No Redis, no IO."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.content import load_content
+from bot.engine import Profile, State, step
+from bot.message import Inbound, Media
+
+FIXTURE = Path(__file__).parent / "fixtures" / "pack"
+TODAY = dt.date(2026, 11, 29)
+
+
+@pytest.fixture(scope="module")
+def pack():
+    return load_content(base=FIXTURE)
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return load_content()
+
+
+class Person:
+    """Talks to the engine the way a person on SMS would, keeping profile and state."""
+
+    def __init__(self, content, lang="en"):
+        self.content = content
+        self.profile = Profile(lang=lang)
+        self.state = None
+        self.effects = []
+
+    def send(self, text="", **kw):
+        result = step(self.content, self.profile, self.state,
+                      Inbound("sms", "+5215500000000", text=text, **kw), TODAY)
+        self.profile, self.state = result.profile, result.state
+        self.effects += result.effects
+        return "\n".join("\n".join([r.text, *r.numbered_lines()]) for r in result.replies)
+
+    @property
+    def at(self):
+        return f"{self.state.flow}.{self.state.node}" if self.state else None
+
+
+def test_a_new_person_gets_the_language_menu_and_the_choice_sticks(bundled):
+    ana = Person(bundled, lang="")
+    out = ana.send("hola")
+    assert "Elige tu idioma" in out and "Choose your language" in out
+    assert "1. Español" in out and "2. English" in out
+    out = ana.send("2")
+    assert ana.profile.lang == "en"
+    assert {"type": "set_language", "lang": "en"} in ana.effects
+    assert "What do you need?" in out and ana.at == "menu.start"
+
+
+def test_a_language_can_be_chosen_by_its_name(bundled):
+    ana = Person(bundled, lang="")
+    ana.send("hi")
+    ana.send("espanol")
+    assert ana.profile.lang == "es"
+
+
+def test_menu_accepts_number_button_and_label_with_typos(pack):
+    for answer in ({"text": "2"}, {"text": " 2. "}, {"choice": "2"}, {"text": "call the hotlne"}):
+        ana = Person(pack)
+        ana.send("hi")
+        out = ana.send(**answer)
+        assert "Call 800 000 0000." in out, answer
+
+
+def test_menu_rejects_out_of_range_and_reminds_after_two_misses(pack):
+    ana = Person(pack)
+    ana.send("hi")
+    first = ana.send("9")
+    assert "did not understand" in first and "1. Intake form" in first
+    assert "MENU" not in first
+    second = ana.send("banana")
+    assert "Send MENU to start again" in second
+    assert ana.at == "menu.start" and ana.state.retries == 2
+    ana.send("1")
+    assert ana.state.retries == 0
+
+
+def test_facts_fill_placeholders_and_carry_their_check_date(pack):
+    ana = Person(pack)
+    ana.send("hi")
+    out = ana.send("2")
+    assert "Call 800 000 0000." in out
+    assert "We checked this on Jan 15, 2026." in out
+
+
+def test_every_input_kind_validates_retries_and_saves(pack):
+    ana = Person(pack)
+    ana.send("hi")
+    assert "What should we call you?" in ana.send("1")
+    assert "Please write a short answer." in ana.send("x" * 41)
+    assert "How many people travel with you, Rosa?" in ana.send("Rosa")
+    assert "Send a number from 0 to 20." in ana.send("21")
+    assert "Send a number from 0 to 20." in ana.send("many")
+    assert "When is your appointment?" in ana.send("3")
+    assert "like this" in ana.send("31/02/2027")  # no such day
+    assert "like this" in ana.send("01/01/2020")  # in the past
+    assert "Where are you?" in ana.send("15/01/2027")
+    assert "Send a photo" in ana.send(location=(32.5149, -117.0382))
+    assert "Please send a photo" in ana.send("here it is")
+    photo = Media("https://api.twilio.com/media/ME1", "image/jpeg", "photo")
+    assert "Is this right?\n1. Yes\n2. No" in ana.send(media=(photo,))
+    assert ana.state.vars == {
+        "name": "Rosa", "people": 3, "when": "2027-01-15",
+        "where": {"lat": 32.5149, "lon": -117.0382},
+        "photo": [{"url": "https://api.twilio.com/media/ME1", "type": "image/jpeg",
+                   "kind": "photo"}],
+    }
+    assert "Please send 1 for yes or 2 for no." in ana.send("maybe")
+    assert "Thank you, Rosa." in ana.send("yes")
+    assert ana.at == "menu.start"
+
+
+def test_location_question_takes_a_typed_place_when_allowed(pack):
+    ana = Person(pack)
+    ana.send("hi")
+    for answer in ("1", "Rosa", "2", "15/01/2027"):
+        ana.send(answer)
+    ana.send("Tijuana")
+    assert ana.state.vars["where"] == {"place": "Tijuana"}
+
+
+@pytest.mark.parametrize("word,erased", [
+    ("sí", True), ("oui", True), ("wi", True), ("1", True), ("Yes!", True),
+    ("no", False), ("não", False), ("2", False),
+])
+def test_yes_no_answers_by_word_in_any_language(pack, word, erased):
+    ana = Person(pack)
+    ana.send("delete my data")
+    ana.send(word)
+    assert ({"type": "delete_contact"} in ana.effects) is erased
+    assert ana.at == (None if erased else "menu.start")
+
+
+@pytest.mark.parametrize("word,effect", [
+    ("STOP", "opt_out"), ("alto", "opt_out"), ("Arrêt", "opt_out"), ("sispann", "opt_out"),
+    ("START", "opt_in"), ("alta", "opt_in"),
+])
+def test_alert_keywords_work_in_the_middle_of_a_question(pack, word, effect):
+    ana = Person(pack)
+    ana.send("hi")
+    ana.send("1")  # now inside the intake form, at a free-text question
+    ana.send(word)
+    assert {"type": effect} in ana.effects
+    assert ana.profile.opted_out is (effect == "opt_out")
+
+
+@pytest.mark.parametrize("word", ["menu", "MENÚ", "Menu!", "0", "meni"])
+def test_menu_keyword_leaves_any_step(pack, word):
+    ana = Person(pack)
+    ana.send("hi")
+    ana.send("1")
+    ana.send("Rosa")
+    assert "Main menu" in ana.send(word)
+    assert ana.at == "menu.start"
+
+
+def test_help_and_language_keywords(bundled):
+    ana = Person(bundled, lang="es")
+    assert "Estas palabras sirven" in ana.send("ayuda")
+    out = ana.send("language")
+    assert "Elige tu idioma" in out and ana.at == "settings.language"
+    assert "Desde ahora te escribo en español" in ana.send("1")
+
+
+def test_a_new_person_typing_menu_still_chooses_a_language_first(bundled):
+    ana = Person(bundled, lang="")
+    out = ana.send("menu")
+    assert "Elige tu idioma" in out
+
+
+def test_known_person_with_expired_conversation_gets_the_menu_in_their_language(bundled):
+    ana = Person(bundled, lang="es")
+    assert "¿Qué necesitas?" in ana.send("hola")
+
+
+def test_conversation_at_a_node_removed_from_content_restarts_at_the_menu(pack):
+    ana = Person(pack)
+    ana.state = State("gone", "nowhere")
+    assert "Main menu" in ana.send("1")
+
+
+def test_delete_ends_the_conversation(pack):
+    ana = Person(pack)
+    ana.send("borrar mis datos")
+    assert "Erased." in ana.send("1")
+    assert ana.state is None and {"type": "delete_contact"} in ana.effects
+
+
+def test_state_round_trips_through_storage_form():
+    state = State("intake", "when", {"name": "Rosa", "people": 3}, 1)
+    assert State.from_dict(state.to_dict()) == state
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=300), choice=st.text(max_size=10),
+       lang=st.sampled_from(["", "es", "en"]), start=st.sampled_from(
+           [None, ("menu", "start"), ("emergency", "start"), ("settings", "delete"),
+            ("welcome", "language")]))
+def test_any_text_at_any_node_gets_a_reply_and_a_valid_state(bundled, text, choice, lang, start):
+    state = State(*start) if start else None
+    result = step(bundled, Profile(lang=lang), state,
+                  Inbound("sms", "+5215500000000", text=text, choice=choice), TODAY)
+    assert result.replies and all(r.text.strip() for r in result.replies)
+    if result.state is not None:
+        assert bundled.has(result.state.flow, result.state.node)

@@ -1,0 +1,51 @@
+"""Golden transcripts: what a person on SMS sends and exactly what Faro answers.
+
+Each file in tests/golden/ holds the messages sent and the replies expected, through
+the real webhook, store and engine. After a deliberate content change, rewrite them
+with `FARO_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_transcripts.py` and read the
+diff before committing it.
+"""
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("FARO_UPDATE_GOLDEN") == "1"
+
+
+class Literal(str):
+    """A string yaml writes as a block, so transcripts read like a chat."""
+
+
+yaml.SafeDumper.add_representer(
+    Literal, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|"))
+
+
+def sms_replies(response) -> str:
+    assert response.status_code == 200
+    root = ET.fromstring(response.data)
+    return "\n---\n".join(m.text or "" for m in root.iter("Message"))
+
+
+@pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.yaml")), ids=lambda p: p.stem)
+def test_transcript(channels, path):
+    script = yaml.safe_load(path.read_text(encoding="utf-8"))
+    got = [sms_replies(channels.sms(turn["send"])) for turn in script["turns"]]
+    if UPDATE:
+        script["turns"] = [{"send": t["send"], "reply": Literal(r)}
+                           for t, r in zip(script["turns"], got, strict=True)]
+        path.write_text(yaml.safe_dump(script, allow_unicode=True, sort_keys=False, width=1000),
+                        encoding="utf-8")
+        return
+    for number, (turn, reply) in enumerate(zip(script["turns"], got, strict=True), 1):
+        assert reply == turn["reply"].rstrip("\n"), f"turn {number}: sent {turn['send']!r}"
+
+
+def test_every_flow_has_a_transcript_in_spanish_and_english():
+    covered = {p.stem for p in GOLDEN.glob("*.yaml")}
+    for name in ("welcome", "menu", "emergency"):
+        assert {f"{name}_es", f"{name}_en"} <= covered
