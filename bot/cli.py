@@ -34,6 +34,8 @@ def serve(host: str, port: int, data: str) -> None:
 
     os.environ.setdefault("FARO_ENV", "development")
     os.environ.setdefault("FARO_PUBLIC_URL", f"http://{host}:{port}")
+    # Stop cleanly on SIGTERM too, so the worker and the embedded server stop with us.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = None
     if not os.environ.get("REDIS_URL"):
         server = EmbeddedRedis(Path(data) / "redis", prefer="valkey", persist=True).start()
@@ -120,8 +122,12 @@ def show(rendered: dict, channel: str) -> str:
         return "\n\n".join(out)
     parts = rendered[channel]
     if channel == "sms":
-        return "\n\n".join(f"{p['body']}\n  ({p['segments']} SMS segments)" for p in parts)
+        return "\n\n".join(f"{p['body']}\n  ({_segments(p['segments'])})" for p in parts)
     return "\n\n".join(p["body"] for p in parts)
+
+
+def _segments(count: int) -> str:
+    return "1 SMS segment" if count == 1 else f"{count} SMS segments"
 
 
 @main.group()

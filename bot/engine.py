@@ -11,19 +11,43 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from babel.dates import format_date
 from rapidfuzz import fuzz, process
 
 from bot.content.catalog import formatting_locale
-from bot.content.flow import ActionNode, AskNode, LanguageNode, MenuNode, MessageNode, Node
+from bot.content.flow import (
+    ActionNode,
+    AskNode,
+    BranchNode,
+    LanguageNode,
+    LookupNode,
+    MenuNode,
+    MessageNode,
+    Node,
+)
 from bot.content.pack import PLACEHOLDER, Content, normalize
 from bot.message import Inbound, Option, Reply
 
 MAX_HOPS = 25
 LOST_AFTER = 2  # failed answers in a row before we remind the person of MENU
 DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%y", "%d-%m-%y")
+
+
+class Lookups(Protocol):
+    """Read-only data the engine may ask for (shelters, alerts, a person's appointments)."""
+
+    def lookup(self, name: str, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        """Results of lookup `name`, each a dict with an "id" and fields for the templates."""
+        ...
+
+
+class NoLookups:
+    """Lookups for a content pack that needs none; any call is a content mistake."""
+
+    def lookup(self, name: str, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        raise LookupError(name)
 
 
 @dataclass(frozen=True)
@@ -64,9 +88,9 @@ class Step:
 
 
 def step(content: Content, profile: Profile, state: State | None, msg: Inbound,
-         today: dt.date | None = None) -> Step:
+         today: dt.date | None = None, lookups: Lookups | None = None) -> Step:
     """Advance one conversation by one inbound message."""
-    run = _Run(content, profile, state, today or dt.date.today())
+    run = _Run(content, profile, state, today or dt.date.today(), lookups or NoLookups())
     keyword = None if msg.choice else content.keyword(msg.text)
     if state is not None and not content.has(state.flow, state.node):
         state = run.state = None  # the content changed under a waiting conversation
@@ -84,14 +108,17 @@ def step(content: Content, profile: Profile, state: State | None, msg: Inbound,
 class _Run:
     """One step's working memory."""
 
-    def __init__(self, content: Content, profile: Profile, state: State | None, today: dt.date):
+    def __init__(self, content: Content, profile: Profile, state: State | None, today: dt.date,
+                 lookups: Lookups):
         self.content = content
+        self.lookups = lookups
         self.profile = profile
         self.state = state
         self.today = today
         self.vars: dict[str, Any] = dict(state.vars) if state else {}
         self.replies: list[Reply] = []
         self.effects: list[dict[str, Any]] = []
+        self.after_lookup = ""
         self.facts: set[str] = set()  # facts shown in this step, for "we checked this on"
         self.fact_reply = 0  # the reply the check date goes under
 
@@ -113,6 +140,15 @@ class _Run:
                     self.state = None
                     return
                 flow, name = self.content.resolve(node.next, flow)
+            elif isinstance(node, BranchNode):
+                value = self.value(node.check)
+                target = node.cases.get(str(value).lower(), node.default)
+                flow, name = self.content.resolve(target, flow)
+            elif isinstance(node, LookupNode) and not self.look(node):
+                flow, name = self.content.resolve(self.after_lookup, flow)
+            elif isinstance(node, LookupNode):
+                self.state = State(flow, name, self.vars, 0)
+                return
             else:
                 self.replies.append(self.question(node))
                 self.state = State(flow, name, self.vars, 0)
@@ -121,17 +157,52 @@ class _Run:
         self.state = None
 
     def act(self, node: ActionNode) -> None:
+        args = {k: self.arg(v) for k, v in node.args.items()}
         if node.action == "set_language":
-            self.profile = replace(self.profile, lang=node.args["lang"])
-            self.effects.append({"type": "set_language", "lang": node.args["lang"]})
+            self.profile = replace(self.profile, lang=args["lang"])
         elif node.action in ("opt_out", "opt_in"):
             self.profile = replace(self.profile, opted_out=node.action == "opt_out")
-            self.effects.append({"type": node.action})
-        elif node.action == "delete_contact":
-            self.effects.append({"type": "delete_contact"})
+        self.effects.append({"type": node.action, **args})
+        if node.action == "delete_contact":
             self.vars = {}
         if node.text:
             self.replies.append(Reply(self.render(node.text, node.facts)))
+
+    def look(self, node: LookupNode) -> bool:
+        """Say a lookup's results; True when they became a menu and we now wait."""
+        args = {k: self.arg(v) for k, v in node.args.items()}
+        try:
+            found = self.lookups.lookup(node.lookup, args, self.lang)[: node.limit]
+        except LookupError:
+            found = []
+        self.vars.pop("_choices", None)
+        self.after_lookup = node.next if found or not node.if_empty else node.if_empty
+        if not found:
+            self.replies.append(Reply(self.render(node.empty, node.facts)))
+            return False
+        items = [self.render(node.item, node.facts, item=i) for i in found]
+        header = self.render(node.text, node.facts, count=len(found)) if node.text else ""
+        if node.choose:
+            self.vars["_choices"] = [str(i.get("id", n)) for n, i in enumerate(found)]
+            options = tuple(Option(str(n), text) for n, text in enumerate(items, 1))
+            self.replies.append(Reply(header, options))
+            return True
+        self.replies.append(Reply("\n".join(filter(None, [header, *items]))))
+        return False
+
+    def value(self, path: str) -> Any:
+        """The raw value at a placeholder path such as `facts.policy.status`."""
+        value: Any = self.context()
+        for part in path.split("."):
+            if not isinstance(value, dict) or part not in value:
+                return ""
+            value = value[part]
+        return value
+
+    def arg(self, template: str) -> Any:
+        """An action or lookup argument: a saved answer as it is, or filled-in text."""
+        whole = PLACEHOLDER.fullmatch(template)
+        return self.value(whole.group(1)) if whole else fill(template, self.context())
 
     # -- answers ------------------------------------------------------------------
     def answer(self, msg: Inbound) -> None:
@@ -153,6 +224,15 @@ class _Run:
             return self.accept_language(node, msg)
         if isinstance(node, AskNode):
             return self.accept_input(node, msg)
+        if isinstance(node, LookupNode):
+            choices = self.vars.get("_choices") or []
+            index = self.pick(msg, [str(n) for n in range(1, len(choices) + 1)])
+            if index is None:
+                return None
+            if node.save:
+                self.vars[node.save] = choices[index]
+            self.vars.pop("_choices", None)
+            return node.next
         return None
 
     def accept_language(self, node: LanguageNode, msg: Inbound) -> str | None:
@@ -223,6 +303,9 @@ class _Run:
             return Reply(self.render(node.text, node.facts), tuple(options))
         if isinstance(node, LanguageNode):
             return self.language_menu(node)
+        if isinstance(node, LookupNode):
+            self.look(node)
+            return self.replies.pop()
         assert isinstance(node, AskNode)
         text = self.render(node.text, node.facts)
         if node.input == "yes_no":
@@ -243,11 +326,11 @@ class _Run:
     def say(self, node: MessageNode) -> None:
         self.replies.append(Reply(self.render(node.text, node.facts)))
 
-    def render(self, msgid: str, facts: tuple[str, ...], lang: str = "") -> str:
+    def render(self, msgid: str, facts: tuple[str, ...], lang: str = "", **extra: Any) -> str:
         if facts:
             self.facts.update(facts)
             self.fact_reply = len(self.replies)
-        return fill(self.content.t(lang or self.lang, msgid), self.context())
+        return fill(self.content.t(lang or self.lang, msgid), {**self.context(), **extra})
 
     def add_check_date(self) -> None:
         """Say once, under the last reply that used facts, when the oldest was checked."""
@@ -285,6 +368,8 @@ def fill(text: str, context: dict[str, Any]) -> str:
 
 
 def _retry_message(node: Node) -> str:
+    if isinstance(node, AskNode) and node.input == "time":
+        return "retry_time"
     if isinstance(node, AskNode):
         return f"retry_{node.input}"
     return "retry_menu"
@@ -321,6 +406,24 @@ def _date(run: _Run, node: AskNode, msg: Inbound) -> str | None:
     return None
 
 
+def _time(run: _Run, node: AskNode, msg: Inbound) -> str | None:
+    text = re.sub(r"([ap])\.?m\.?$", r"\1m", normalize(msg.text).replace(" ", ""))
+    text = text.replace(".", ":")
+    match = re.fullmatch(r"(\d{1,2})(?:[:h](\d{2}))?(?:h|hrs|horas)?(am|pm)?", text)
+    if not match:
+        return None
+    hour, minute, half = int(match.group(1)), int(match.group(2) or 0), match.group(3)
+    if half and not 1 <= hour <= 12:
+        return None
+    if half == "pm" and hour != 12:
+        hour += 12
+    elif half == "am" and hour == 12:
+        hour = 0
+    if hour > 23 or minute > 59:
+        return None
+    return f"{hour:02d}:{minute:02d}"
+
+
 def _location(run: _Run, node: AskNode, msg: Inbound) -> dict[str, Any] | None:
     if msg.location:
         return {"lat": msg.location[0], "lon": msg.location[1]}
@@ -335,5 +438,5 @@ def _media(run: _Run, node: AskNode, msg: Inbound) -> list[dict[str, str]] | Non
     return [{"url": m.url, "type": m.content_type, "kind": m.kind} for m in msg.media]
 
 
-PARSERS = {"text": _text, "number": _number, "date": _date, "location": _location,
-           "media": _media}
+PARSERS = {"text": _text, "number": _number, "date": _date, "time": _time,
+           "location": _location, "media": _media}

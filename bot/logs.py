@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 
 from flask import g, has_request_context
 
@@ -20,9 +21,16 @@ class JsonFormatter(logging.Formatter):
         if has_request_context() and "request_id" in g:
             entry["request_id"] = g.request_id
         entry.update({k: v for k, v in record.__dict__.items() if k not in STANDARD})
-        if record.exc_info:
-            entry["exc"] = record.exc_info[0].__name__ if record.exc_info[0] else ""
+        if record.exc_info and record.exc_info[0]:
+            # The type and the place only: an exception's message may quote what a person wrote.
+            entry["exc"] = record.exc_info[0].__name__
+            entry["at"] = _place(record.exc_info[2])
         return json.dumps(entry, default=str)
+
+
+def _place(tb) -> str:
+    frames = traceback.extract_tb(tb)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
 
 
 def configure_logging(level: str = "INFO") -> None:

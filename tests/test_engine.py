@@ -213,3 +213,76 @@ def test_any_text_at_any_node_gets_a_reply_and_a_valid_state(bundled, text, choi
     assert result.replies and all(r.text.strip() for r in result.replies)
     if result.state is not None:
         assert bundled.has(result.state.flow, result.state.node)
+
+
+class Places:
+    """A lookup that answers from a dict, as the engine's read-only interface expects."""
+
+    def __init__(self, data):
+        self.data = data
+        self.calls = []
+
+    def lookup(self, name, args, lang):
+        self.calls.append((name, args, lang))
+        return self.data.get(args.get("city", ""), [])
+
+
+def talk(pack, lookups, *texts):
+    profile, state, out, effects = Profile(lang="en"), None, [], []
+    for text in texts:
+        result = step(pack, profile, state, Inbound("sms", "+5215500000000", text=text),
+                      TODAY, lookups)
+        profile, state = result.profile, result.state
+        effects += result.effects
+        out.append("\n".join("\n".join([r.text, *r.numbered_lines()]) for r in result.replies))
+    return out, state, effects
+
+
+def test_branch_follows_a_data_file_so_operators_switch_content_without_code(pack):
+    out, *_ = talk(pack, None, "hi", "4", "1")
+    assert out[-1].startswith("Closed since 2025-01-20.")
+    switched = load_content(base=FIXTURE)
+    switched.facts["policy"] = {**switched.facts["policy"], "state": "open"}
+    out, *_ = talk(switched, None, "hi", "4", "1")
+    assert out[-1].startswith("Open now.")
+
+
+def test_lookup_results_fill_the_item_template(pack):
+    places = Places({"Tijuana": [{"id": "a", "name": "Casa A", "km": 2},
+                                 {"id": "b", "name": "Casa B", "km": 7}]})
+    out, state, _ = talk(pack, places, "hi", "4", "2", "Tijuana")
+    assert "2 places:\nCasa A (2 km)\nCasa B (7 km)" in out[-1]
+    assert places.calls == [("shelters_in_city", {"city": "Tijuana"}, "en")]
+    assert state.node == "start" and state.flow == "menu"
+
+
+def test_lookup_with_nothing_found_says_so_and_goes_on(pack):
+    out, state, _ = talk(pack, Places({}), "hi", "4", "2", "Atlantis")
+    assert "Nothing in Atlantis." in out[-1] and state.flow == "menu"
+
+
+def test_lookup_results_can_be_a_menu_and_the_choice_is_saved(pack):
+    places = Places({"Tijuana": [{"id": "a", "name": "Casa A"}, {"id": "b", "name": "Casa B"}]})
+    out, state, _ = talk(pack, places, "hi", "4", "3")
+    assert "Choose one:\n1. Casa A\n2. Casa B" in out[-1]
+    out, state, effects = talk(pack, places, "hi", "4", "3", "7", "2")
+    assert "did not understand" in out[-2] and "1. Casa A" in out[-2]
+    assert "Saved b." in out[-1]
+    assert {"type": "save_appointment", "place": "b", "note": "at b"} in effects
+    assert "_choices" not in state.vars
+
+
+@pytest.mark.parametrize("typed,saved", [
+    ("9:30", "09:30"), ("15:00", "15:00"), ("3pm", "15:00"), ("3 PM", "15:00"),
+    ("12am", "00:00"), ("8", "08:00"), ("18h", "18:00"), ("7.45", "07:45"),
+    ("9:15 p.m.", "21:15"),
+])
+def test_time_answers(pack, typed, saved):
+    _, state, _ = talk(pack, None, "hi", "4", "4", typed)
+    assert state.flow == "menu" and state.vars["at"] == saved
+
+
+@pytest.mark.parametrize("typed", ["25:00", "13pm", "noon", "9:75"])
+def test_bad_time_answers_get_the_time_hint(pack, typed):
+    out, state, _ = talk(pack, None, "hi", "4", "4", typed)
+    assert "like this: 9:30 or 15:00" in out[-1] and state.node == "book_when"

@@ -89,9 +89,11 @@ def _location(raw: Any) -> tuple[float, float] | None:
     if raw is None:
         return None
     try:
-        lat, lon = float(raw["lat"]), float(raw["lon"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BadRequest("location needs numeric lat and lon") from exc
+        lat, lon = raw["lat"], raw["lon"]
+    except (KeyError, TypeError) as exc:
+        raise BadRequest("location needs lat and lon") from exc
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon)):
+        raise BadRequest("lat and lon must be numbers")
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise BadRequest("location out of range")
     return lat, lon

@@ -31,15 +31,15 @@ def translations(catalog: Catalog) -> gettext.NullTranslations:
     return Translations(buf)
 
 
-def missing(catalog: Catalog) -> list[str]:
-    """The message ids a catalog leaves untranslated or marked fuzzy."""
+def missing(catalog: Catalog, msgids: set[str]) -> list[str]:
+    """The message ids of `msgids` that a catalog lacks, leaves empty or marks fuzzy."""
     out = []
-    for message in catalog:
-        if not message.id:
-            continue
-        strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        if message.fuzzy or not all(strings):
-            out.append(message.id if isinstance(message.id, str) else message.id[0])
+    for msgid in sorted(msgids):
+        message = catalog.get(msgid)
+        strings = () if message is None else (
+            message.string if isinstance(message.string, tuple) else (message.string,))
+        if message is None or message.fuzzy or not all(strings):
+            out.append(msgid)
     return out
 
 

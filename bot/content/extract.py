@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-TEXT_KEYS = {"text", "label", "retry"}
+TEXT_KEYS = {"text", "label", "retry", "item", "empty"}
 
 
 def extract_flow(fileobj: Any, keywords: Any, comment_tags: Any,

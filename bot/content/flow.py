@@ -9,6 +9,13 @@ A flow is a named graph of nodes. Each node has a ``type``:
   ``next`` (``if_yes``/``if_no`` for yes_no); anything else gets ``retry`` and the question again.
 - ``language``: the language menu; the choice sets the contact's language.
 - ``action``: do a named action (an effect the caller applies), then go on to ``next``.
+- ``branch``: go to ``cases[value]`` where the value is read from ``check`` (a fact's field
+  such as ``facts.appointments_policy.state``, or a saved answer ``vars.need``), else
+  to ``default``. This is how an operator switches content by editing a data file.
+- ``lookup``: ask an injected, read-only lookup (``lookup``, with ``args``) and say
+  each result with the ``item`` template (``{item.name}``), or ``empty`` when there is
+  none (then go to ``if_empty`` when given). With ``choose``, the results become a menu
+  and the chosen result's ``id`` is saved under ``save``.
 
 A target is a node of the same flow (``kidnap``), another flow's start (``menu``),
 or another flow's node (``settings.language``).
@@ -20,8 +27,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ACTIONS = ("set_language", "opt_out", "opt_in", "delete_contact")
-INPUTS = ("text", "yes_no", "date", "number", "location", "media")
+ACTIONS = ("set_language", "opt_out", "opt_in", "delete_contact", "save_appointment",
+           "cancel_appointment", "report_scam")
+LOOKUPS = ("shelters_near", "shelters_in_city", "check_message", "match_alert", "appointments")
+INPUTS = ("text", "yes_no", "date", "time", "number", "location", "media")
 
 
 class Strict(BaseModel):
@@ -51,7 +60,7 @@ class MenuNode(NodeBase):
 
 class AskNode(NodeBase):
     type: Literal["ask"]
-    input: Literal["text", "yes_no", "date", "number", "location", "media"]
+    input: Literal["text", "yes_no", "date", "time", "number", "location", "media"]
     save: str = Field(default="", pattern=r"^[a-z_][a-z0-9_]*$|^$")
     retry: str = ""
     next: str = ""
@@ -69,15 +78,43 @@ class LanguageNode(NodeBase):
 
 class ActionNode(Strict):
     type: Literal["action"]
-    action: Literal["set_language", "opt_out", "opt_in", "delete_contact"]
+    action: Literal["set_language", "opt_out", "opt_in", "delete_contact", "save_appointment",
+                    "cancel_appointment", "report_scam"]
     args: dict[str, str] = {}
     next: str = ""
     text: str = ""
     facts: tuple[str, ...] = ()
 
 
+class BranchNode(Strict):
+    type: Literal["branch"]
+    check: str = Field(pattern=r"^(facts|vars)\.[a-z0-9_.]+$")
+    cases: dict[str, str] = Field(min_length=1)
+    default: str = Field(min_length=1)
+    text: str = ""
+    facts: tuple[str, ...] = ()
+
+
+class LookupNode(Strict):
+    type: Literal["lookup"]
+    lookup: Literal["shelters_near", "shelters_in_city", "check_message", "match_alert",
+                    "appointments"]
+    args: dict[str, str] = {}
+    text: str = ""
+    item: str = Field(min_length=1)
+    empty: str = Field(min_length=1)
+    next: str = Field(min_length=1)
+    if_empty: str = ""
+    choose: bool = False
+    save: str = Field(default="", pattern=r"^[a-z_][a-z0-9_]*$|^$")
+    limit: int = Field(default=5, ge=1, le=9)
+    retry: str = ""
+    facts: tuple[str, ...] = ()
+
+
 Node = Annotated[
-    MessageNode | MenuNode | AskNode | LanguageNode | ActionNode, Field(discriminator="type")
+    MessageNode | MenuNode | AskNode | LanguageNode | ActionNode | BranchNode | LookupNode,
+    Field(discriminator="type"),
 ]
 
 
@@ -94,7 +131,9 @@ def targets(node: Node) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     if isinstance(node, MenuNode):
         pairs += [(f"option {i}", o.go) for i, o in enumerate(node.options, 1)]
-    for name in ("next", "if_yes", "if_no"):
+    if isinstance(node, BranchNode):
+        pairs += [(f"case {k!r}", v) for k, v in node.cases.items()] + [("default", node.default)]
+    for name in ("next", "if_yes", "if_no", "if_empty"):
         value = getattr(node, name, "")
         if value:
             pairs.append((name, value))
@@ -103,4 +142,5 @@ def targets(node: Node) -> list[tuple[str, str]]:
 
 def waits(node: Node) -> bool:
     """True when the node waits for the person's answer."""
-    return isinstance(node, MenuNode | AskNode | LanguageNode)
+    return isinstance(node, MenuNode | AskNode | LanguageNode) or (
+        isinstance(node, LookupNode) and node.choose)

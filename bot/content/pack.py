@@ -21,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from bot.content import catalog as cat
-from bot.content.flow import ActionNode, AskNode, Flow, MenuNode, Node, targets
+from bot.content.flow import ActionNode, AskNode, BranchNode, Flow, MenuNode, Node, targets
 from bot.errors import ContentError
 
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*)\}")
@@ -29,7 +29,7 @@ BUNDLED = Path(__file__).resolve().parents[2]
 RESERVED = ("keywords.yaml", "languages.yaml", "messages.yaml")
 REQUIRED_MESSAGES = (
     "retry_menu", "retry_text", "retry_yes_no", "retry_date", "retry_number", "retry_location",
-    "retry_media", "lost", "checked_on", "yes", "no", "error",
+    "retry_media", "retry_time", "lost", "checked_on", "yes", "no", "error",
 )
 REQUIRED_FLOWS = ("welcome", "menu")
 ENDINGS = ("delete_contact", "opt_out")  # actions after which silence is what the person asked
@@ -56,6 +56,16 @@ class Content:
     def t(self, lang: str, msgid: str) -> str:
         """`msgid` in `lang`, or the source text where the catalog lacks it."""
         return self._t.get(lang, gettext.NullTranslations()).gettext(msgid)
+
+    def msgids(self) -> set[str]:
+        """Every source string a person can read: node texts, labels, engine messages."""
+        found = set(self.messages.values())
+        for flow in self.flows.values():
+            for node in flow.nodes.values():
+                found.update(getattr(node, name, "") for name in ("text", "item", "empty",
+                                                                   "retry"))
+                found.update(o.label for o in getattr(node, "options", ()))
+        return found - {""}
 
     def has(self, flow: str, name: str) -> bool:
         """True when `flow` exists and has a node `name`."""
@@ -216,7 +226,7 @@ def _load_catalogs(content: Content, folders: list[Path], langs: dict, problems:
         catalog = cat.read_catalog(po, lang)
         content.catalogs[lang] = catalog
         content._t[lang] = cat.translations(catalog)
-        if lang not in incomplete and not cat.missing(catalog):
+        if lang not in incomplete and not cat.missing(catalog, content.msgids()):
             offered.append(lang)
     ranked = sorted(set(offered), key=lambda code: (order.index(code) if code in order
                                                     else len(order), code))
@@ -294,17 +304,20 @@ def _check_node_fields(where: str, node: Node) -> list[str]:
 def _check_placeholders(content: Content, where: str, node: Node) -> list[str]:
     out = []
     texts = [node.text] + [o.label for o in getattr(node, "options", ())]
-    for text in texts:
-        for ref in PLACEHOLDER.findall(text):
-            head, _, rest = ref.partition(".")
-            if head == "vars":
-                continue
-            fid, _, attr = rest.partition(".")
-            if head != "facts" or fid not in content.facts or attr not in content.facts[fid]:
-                out.append(f"{where}: placeholder {{{ref}}} names no known fact field")
-            elif content.facts[fid]["status"] != "verified":
-                out.append(f"{where}: fact {fid!r} is {content.facts[fid]['status']}, "
-                           "not verified")
+    texts += [getattr(node, name, "") for name in ("item", "empty", "retry")]
+    refs = [ref for text in texts for ref in PLACEHOLDER.findall(text)]
+    refs += [v[1:-1] for v in getattr(node, "args", {}).values() if PLACEHOLDER.fullmatch(v)]
+    if isinstance(node, BranchNode):
+        refs.append(node.check)
+    for ref in refs:
+        head, _, rest = ref.partition(".")
+        if head in ("vars", "item", "count"):
+            continue
+        fid, _, attr = rest.partition(".")
+        if head != "facts" or fid not in content.facts or attr not in content.facts[fid]:
+            out.append(f"{where}: placeholder {{{ref}}} names no known fact field")
+        elif content.facts[fid]["status"] != "verified":
+            out.append(f"{where}: fact {fid!r} is {content.facts[fid]['status']}, not verified")
     return out
 
 
