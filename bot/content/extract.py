@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 TEXT_KEYS = {"text", "label", "retry", "item", "empty"}
+DATA_TEXT_KEYS = {"explain", "say"}  # what a person reads in a data file (flows/data/)
 
 
 def extract_flow(fileobj: Any, keywords: Any, comment_tags: Any,
@@ -27,23 +28,26 @@ def extract_flow(fileobj: Any, keywords: Any, comment_tags: Any,
         flow = top["flow"].value
         for name, node in top["nodes"].value:
             yield from _walk(node, f"{flow}.{name.value}")
+    else:
+        yield from _walk(root, "data", DATA_TEXT_KEYS)
 
 
-def _pairs(mapping: yaml.Node, where: str, all_values: bool = False):
+def _pairs(mapping: yaml.Node, where: str, all_values: bool = False, wanted_keys=TEXT_KEYS):
     if not isinstance(mapping, yaml.MappingNode):
         return
     for key, value in mapping.value:
-        wanted = all_values or key.value in TEXT_KEYS
+        wanted = all_values or key.value in wanted_keys
         if isinstance(value, yaml.ScalarNode) and wanted and value.value.strip():
             yield value.start_mark.line + 1, None, value.value, [f"{where} {key.value}"]
 
 
-def _walk(node: yaml.Node, where: str):
+def _walk(node: yaml.Node, where: str, wanted_keys=TEXT_KEYS):
     if isinstance(node, yaml.MappingNode):
-        yield from _pairs(node, where)
-        for _key, value in node.value:
+        yield from _pairs(node, where, wanted_keys=wanted_keys)
+        for key, value in node.value:
             if not isinstance(value, yaml.ScalarNode):
-                yield from _walk(value, where)
+                inner = f"{where}.{key.value}" if where == "data" else where
+                yield from _walk(value, inner, wanted_keys)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            yield from _walk(item, where)
+            yield from _walk(item, where, wanted_keys)

@@ -50,6 +50,7 @@ class Content:
     source_lang: str
     fallback_locale: str
     messages: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # data file stem -> parsed YAML
     catalogs: dict[str, Any] = field(default_factory=dict)
     _t: dict[str, gettext.NullTranslations] = field(default_factory=dict)
 
@@ -65,6 +66,7 @@ class Content:
                 found.update(getattr(node, name, "") for name in ("text", "item", "empty",
                                                                    "retry"))
                 found.update(o.label for o in getattr(node, "options", ()))
+        found.update(data_texts(self.data))
         return found - {""}
 
     def has(self, flow: str, name: str) -> bool:
@@ -97,6 +99,16 @@ class Content:
         return min(dates) if dates else None
 
 
+def data_texts(obj: Any) -> list[str]:
+    """The sentences a person reads in data files: values of `explain` and `say` keys."""
+    if isinstance(obj, dict):
+        return [v for k, v in obj.items() if k in ("explain", "say") and isinstance(v, str)] + [
+            t for v in obj.values() for t in data_texts(v)]
+    if isinstance(obj, list):
+        return [t for v in obj for t in data_texts(v)]
+    return []
+
+
 def normalize(text: str) -> str:
     """Casefold, drop accents and outer punctuation, fold spaces: for matching words."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -120,7 +132,7 @@ def load_content(override: str | Path | None = None, base: str | Path = BUNDLED)
     problems: list[str] = []
     folders = [Path(base)] + ([Path(override)] if override else [])
     flows, files = _load_flows(folders, problems)
-    facts = _load_facts(folders, problems)
+    facts, data = _load_facts(folders, problems)
     keywords, answers = _load_keywords(folders, problems)
     langs = _load_yaml(pack_files(folders, "flows", "languages.yaml").get("languages.yaml"),
                        problems) or {}
@@ -128,7 +140,7 @@ def load_content(override: str | Path | None = None, base: str | Path = BUNDLED)
         flows=flows, files=files, facts=facts, keywords=keywords, answers=answers,
         languages=[], names=dict(langs.get("names") or {}),
         source_lang=str(langs.get("source", "en")),
-        fallback_locale=str(langs.get("fallback_locale", "es")),
+        fallback_locale=str(langs.get("fallback_locale", "es")), data=data,
     )
     raw = _load_yaml(pack_files(folders, "flows", "messages.yaml").get("messages.yaml"),
                      problems) or {}
@@ -179,10 +191,12 @@ def _where(loc: tuple) -> str:
     return ".".join(str(p) for p in loc) or "file"
 
 
-def _load_facts(folders: list[Path], problems: list[str]) -> dict[str, dict[str, Any]]:
+def _load_facts(folders: list[Path], problems: list[str]) -> tuple[dict, dict[str, Any]]:
     facts: dict[str, dict[str, Any]] = {}
+    data: dict[str, Any] = {}
     for path in pack_files(folders, "flows/data", "*.yaml").values():
         raw = _load_yaml(path, problems) or {}
+        data[path.stem] = raw
         for fid, fact in (raw.get("facts") or {}).items():
             where = f"{path}: fact {fid!r}"
             if not isinstance(fact, dict):
@@ -195,7 +209,7 @@ def _load_facts(folders: list[Path], problems: list[str]) -> dict[str, dict[str,
             if fact.get("status", "verified") not in FACT_STATUSES:
                 problems.append(f"{where}: status must be one of {', '.join(FACT_STATUSES)}")
             facts[str(fid)] = {"status": "verified", **fact, "file": str(path)}
-    return facts
+    return facts, data
 
 
 def _load_keywords(folders: list[Path], problems: list[str]):
