@@ -8,6 +8,8 @@ channel and address, never the address itself):
 - ``faro:s:<cid>``: string, the conversation state (flow, node, answers).
   Expires after ``FARO_CONVERSATION_TTL`` seconds idle.
 - ``faro:l:<cid>``: string, the per-contact lock token. Expires by itself.
+- ``faro:ap:<cid>``: hash, the person's own appointments (id -> encrypted JSON).
+  Deleted with the contact.
 - ``faro:d:<channel>:<message id>``: string, a provider message id already
   handled, so a provider's retry never advances a conversation twice.
   Expires after ``FARO_DEDUPE_TTL``.
@@ -31,6 +33,16 @@ def conversation(cid: str) -> str:
 def lock(cid: str) -> str:
     """Key of a contact's lock."""
     return f"{PREFIX}:l:{{{cid}}}"
+
+
+def appointments(cid: str) -> str:
+    """Key of a contact's own appointments (encrypted)."""
+    return f"{PREFIX}:ap:{{{cid}}}"
+
+
+def reminder_job(cid: str, appointment_id: str, hours: int) -> str:
+    """The RQ job id of one reminder: predictable, so a cancel finds it without a lookup."""
+    return f"faro-remind-{cid}-{appointment_id}-{hours}"
 
 
 def seen(channel: str, message_id: str) -> str:

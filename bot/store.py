@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,9 @@ RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
+# What a phone number may look like before parsing: digits and separators, no letters
+# (phonenumbers reads letters as keypad digits, so "+52155ABC" would become another number).
+PHONE_SHAPE = re.compile(r"\+?[0-9][0-9 ().-]{5,24}")
 
 
 @dataclass
@@ -49,6 +53,8 @@ def normalize_address(channel: str, address: str) -> str:
     address = address.strip()
     if channel in ("sms", "whatsapp", "voice"):
         address = address.removeprefix("whatsapp:")
+        if not PHONE_SHAPE.fullmatch(address):
+            raise BadRequest("the sender is not a phone number")
         try:
             number = phonenumbers.parse(address, None)
         except phonenumbers.NumberParseException as exc:

@@ -132,3 +132,15 @@ class Channels:
 @pytest.fixture
 def channels(client) -> Channels:
     return Channels(client)
+
+
+def twiml_messages(response) -> list[str]:
+    """The texts of a TwiML answer's <Message> elements; fails unless it is valid TwiML."""
+    import xml.etree.ElementTree as ET
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype in ("application/xml", "text/xml")
+    root = ET.fromstring(response.get_data())
+    assert root.tag == "Response"
+    assert all(child.tag == "Message" for child in root)
+    return [child.text or "" for child in root]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from functools import cache
 
-import redis
-
 from bot.channels.render import as_bodies, as_telegram
 from bot.crypto import Keyring
 from bot.message import Option, Reply
@@ -21,7 +19,7 @@ log = logging.getLogger("faro.worker")
 @cache
 def _context() -> tuple[Settings, Store]:
     settings = Settings.load()
-    client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else connect(settings)
+    client = connect(settings)  # short timeouts: a dead Redis fails the job fast
     store = Store(client, Keyring(settings.data_key), conversation_ttl=settings.conversation_ttl,
                   dedupe_ttl=settings.dedupe_ttl, lock_timeout_ms=settings.lock_timeout_ms)
     return settings, store

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -31,7 +32,8 @@ def parse_update(data: Any) -> Update:
         raise BadRequest("not a Telegram update")
     try:
         update = Update.de_json(data, _PARSER)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError) as exc:
+        # OverflowError, OSError: a `date` no clock can hold
         raise BadRequest("malformed Telegram update") from exc
     if update is None:
         raise BadRequest("empty Telegram update")
@@ -39,37 +41,78 @@ def parse_update(data: Any) -> Update:
 
 
 def to_inbound(update: Update) -> tuple[Inbound, str] | None:
-    """The Inbound and its chat id; None for updates we acknowledge without a reply."""
+    """The Inbound and its chat id; None for updates we acknowledge without a reply.
+
+    python-telegram-bot does not check types, so each field we use is checked here.
+    """
     uid = str(update.update_id)
     if update.callback_query is not None:
         query = update.callback_query
-        message = query.message
-        if message is None or message.chat.type != "private":
+        chat = _private_chat(query.message)
+        if chat is None:
             return None
-        chat = str(message.chat.id)
-        return Inbound("telegram", chat, choice=(query.data or "")[:64], message_id=uid), chat
+        return Inbound("telegram", chat, choice=_text(query.data)[:64], message_id=uid), chat
     message = update.message
-    if message is None or message.chat.type != "private":
+    chat = _private_chat(message)
+    if chat is None:
         return None  # edited messages, member updates, channel posts, groups
-    chat = str(message.chat.id)
-    location = (message.location.latitude, message.location.longitude) \
-        if message.location else None
-    return Inbound("telegram", chat, text=(message.text or message.caption or "")[:4096],
-                   message_id=uid, location=location, media=_media(message),
-                   profile_name=message.from_user.first_name if message.from_user else ""), chat
+    text = _text(message.text) or _text(message.caption)
+    name = _text(message.from_user.first_name) if message.from_user else ""
+    return Inbound("telegram", chat, text=text[:4096], message_id=uid,
+                   location=_location(message), media=_media(message),
+                   profile_name=name), chat
+
+
+def _private_chat(message: Any) -> str | None:
+    """The chat id of a message in a private chat; None for no message or another chat."""
+    if message is None:
+        return None
+    if message.chat is None:
+        raise BadRequest("message without a chat")
+    if message.chat.type != "private":
+        return None
+    if type(message.chat.id) is not int:  # bool is an int too, and not a chat id
+        raise BadRequest("chat id must be a whole number")
+    return str(message.chat.id)
+
+
+def _text(value: Any) -> str:
+    """A text field as a string ("" when absent); BadRequest when it is not text."""
+    if value is not None and not isinstance(value, str):
+        raise BadRequest("text must be a string")
+    return value or ""
+
+
+def _location(message: Message) -> tuple[float, float] | None:
+    """The shared location as (latitude, longitude); BadRequest unless numbers in range."""
+    if message.location is None:
+        return None
+    lat, lon = message.location.latitude, message.location.longitude
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon))
+    if not (numbers and math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90
+            and -180 <= lon <= 180):
+        raise BadRequest("latitude and longitude must be numbers in range")
+    return float(lat), float(lon)
 
 
 def _media(message: Message) -> tuple[Media, ...]:
     if message.photo:
-        largest = max(message.photo, key=lambda p: p.width * p.height)
-        return (Media(f"tg:{largest.file_id}", "image/jpeg", "photo"),)
+        largest = max(message.photo, key=_area)
+        return (Media(f"tg:{_text(largest.file_id)}", "image/jpeg", "photo"),)
     if message.document:
         doc = message.document
-        return (Media(f"tg:{doc.file_id}", doc.mime_type or "", "document"),)
+        return (Media(f"tg:{_text(doc.file_id)}", _text(doc.mime_type), "document"),)
     if message.voice:
-        return (Media(f"tg:{message.voice.file_id}", message.voice.mime_type or "audio/ogg",
+        voice = message.voice
+        return (Media(f"tg:{_text(voice.file_id)}", _text(voice.mime_type) or "audio/ogg",
                       "voice"),)
     return ()
+
+
+def _area(photo: Any) -> int:
+    """The pixel count of one photo size (0 when Telegram's sizes are not numbers)."""
+    sizes = (photo.width, photo.height)
+    return photo.width * photo.height if all(type(v) is int for v in sizes) else 0
 
 
 @bp.post("/webhooks/telegram")

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 TEXT_KEYS = {"text", "label", "retry", "item", "empty"}
-DATA_TEXT_KEYS = {"explain", "say"}  # what a person reads in a data file (flows/data/)
+DATA_TEXT_KEYS = {"explain", "say", "bring"}  # what a person reads in a data file (flows/data/)
 
 
 def extract_flow(fileobj: Any, keywords: Any, comment_tags: Any,

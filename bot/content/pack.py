@@ -21,6 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from bot.content import catalog as cat
+from bot.content.extract import DATA_TEXT_KEYS
 from bot.content.flow import ActionNode, AskNode, BranchNode, Flow, MenuNode, Node, targets
 from bot.errors import ContentError
 
@@ -100,10 +101,10 @@ class Content:
 
 
 def data_texts(obj: Any) -> list[str]:
-    """The sentences a person reads in data files: values of `explain` and `say` keys."""
+    """The sentences a person reads in data files: values of `explain`, `say` and `bring` keys."""
     if isinstance(obj, dict):
-        return [v for k, v in obj.items() if k in ("explain", "say") and isinstance(v, str)] + [
-            t for v in obj.values() for t in data_texts(v)]
+        own = [v for k, v in obj.items() if k in DATA_TEXT_KEYS and isinstance(v, str)]
+        return own + [t for v in obj.values() for t in data_texts(v)]
     if isinstance(obj, list):
         return [t for v in obj for t in data_texts(v)]
     return []
