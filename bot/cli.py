@@ -178,5 +178,90 @@ def content_diagram(flow: str, folder: str) -> None:
     click.echo(mermaid(pack, flow), nl=False)
 
 
+@main.group()
+def scams() -> None:
+    """Review the scam messages people reported."""
+
+
+@scams.command("list")
+@click.option("--weeks", "count", default=4, show_default=True, type=click.IntRange(1, 60),
+              help="How many ISO weeks to show, newest first.")
+@click.option("--show", is_flag=True, help="Also print the reported texts, decrypted.")
+def scams_list(count: int, show: bool) -> None:
+    """Per ISO week: how many scam reports came in, and how often each warning sign."""
+    from bot.scams import Reports
+    from bot.settings import Settings
+    from bot.web import connect
+
+    try:
+        settings = Settings.load()
+        reports = Reports(connect(settings), settings.data_key)
+    except FaroError as exc:
+        raise click.ClickException(str(exc)) from exc
+    now = dt.datetime.now(dt.UTC)
+    texts = dict(reports.weeks(count, now)) if show else {}
+    for week, total, signs in reports.tally(count, now):
+        counts = ", ".join(f"{code} {n}" for code, n in signs.items())
+        noun = "report" if total == 1 else "reports"
+        click.echo(f"{week}: {total} {noun}" + (f" ({counts})" if counts else ""))
+        for report in texts.get(week, []):
+            _echo_report(report)
+
+
+def _echo_report(report) -> None:
+    click.echo(f"  {report.received_at:%Y-%m-%d %H:%M} UTC  "
+               f"[{', '.join(report.signs) or 'no signs'}]")
+    click.echo("    " + report.text.replace("\n", "\n    "))
+
+
+@main.group()
+def shelters() -> None:
+    """Load and list the shelter directory."""
+
+
+def _directory():
+    from bot.settings import Settings
+    from bot.shelters import Directory
+    from bot.web import connect
+
+    try:
+        return Directory(connect(Settings.load()))
+    except FaroError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@shelters.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def shelters_import(file: str) -> None:
+    """Check and store the shelters of FILE (YAML or CSV): all of them, or none."""
+    from redis.exceptions import RedisError
+
+    directory = _directory()
+    try:
+        records = directory.load_file(file)
+        count = directory.import_records(records)
+    except FaroError as exc:
+        click.echo(f"Nothing imported. Problems:\n{exc}", err=True)
+        sys.exit(1)
+    except RedisError as exc:
+        raise click.ClickException(f"Redis did not answer: {exc}") from exc
+    statuses = [str(r.get("status")) for r in records]
+    click.echo(f"Imported {count} shelters: {statuses.count('verified')} shown, "
+               f"{statuses.count('to_verify')} to verify, {statuses.count('retired')} retired.")
+
+
+@shelters.command("list")
+def shelters_list() -> None:
+    """Print every stored shelter: id, city, status."""
+    from redis.exceptions import RedisError
+
+    try:
+        entries = _directory().entries()
+    except RedisError as exc:
+        raise click.ClickException(f"Redis did not answer: {exc}") from exc
+    for entry in entries:
+        click.echo(f"{entry['id']:40} {entry['city'] or '-':24} {entry['status']}")
+
+
 if __name__ == "__main__":
     main()

@@ -97,12 +97,24 @@ def step(content: Content, profile: Profile, state: State | None, msg: Inbound,
     if keyword:
         name, target = keyword
         run.go(target if profile.lang or name not in ("menu", "help") else "welcome", "")
+    elif msg.location and profile.lang and content.location_target and not _wants_location(
+            content, state):
+        # A location shared outside a question means "what is near me?"
+        run.vars["where"] = {"lat": msg.location[0], "lon": msg.location[1]}
+        run.go(content.location_target, "")
     elif state is None:
         run.go("menu" if profile.lang else "welcome", "")
     else:
         run.answer(msg)
     run.add_check_date()
     return Step(run.profile, run.state, run.replies, run.effects)
+
+
+def _wants_location(content: Content, state: State | None) -> bool:
+    if state is None:
+        return False
+    node = content.node(state.flow, state.node)
+    return isinstance(node, AskNode) and node.input == "location"
 
 
 class _Run:
@@ -219,7 +231,11 @@ class _Run:
         """Where a valid answer leads, saving it; None when the answer is not valid."""
         if isinstance(node, MenuNode):
             index = self.pick(msg, [self.t(o.label) for o in node.options])
-            return None if index is None else node.options[index].go
+            if index is None:
+                return None
+            if node.save:
+                self.vars[node.save] = node.options[index].value or str(index + 1)
+            return node.options[index].go
         if isinstance(node, LanguageNode):
             return self.accept_language(node, msg)
         if isinstance(node, AskNode):

@@ -6,18 +6,25 @@ import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from bot import places
+from bot.alerts import AlertLog
+from bot.appointments import Appointments
 from bot.content import Content, load_content
 from bot.conversation import Conversations
 from bot.crypto import Keyring
 from bot.errors import BadRequest, ConfigError, ContactBusy, StoreUnavailable
 from bot.logs import configure_logging
+from bot.lookups import Shelters, Sources
 from bot.outbound import TelegramSender
+from bot.scams import Reports
 from bot.settings import Settings
+from bot.shelters import Directory
 from bot.store import Store
 
 log = logging.getLogger("faro.web")
@@ -50,8 +57,14 @@ def build(settings: Settings) -> Faro:
     store = Store(client, Keyring(settings.data_key),
                   conversation_ttl=settings.conversation_ttl, dedupe_ttl=settings.dedupe_ttl,
                   lock_timeout_ms=settings.lock_timeout_ms)
-    return Faro(settings, client, content, store, Conversations(store, content),
-                TelegramSender(settings))
+    shelters = Shelters(Directory(client), content.data.get("shelters", {}).get("shelters", []))
+    sources = Sources(appointments=Appointments(client), alerts=AlertLog(client),
+                      shelters=shelters,
+                      trusted_hosts=(urlsplit(settings.public_url).hostname or "",))
+    places.prepare()
+    reports = Reports(client, settings.data_key, content.data.get("scams"))
+    conversations = Conversations(store, content, sources, reports)
+    return Faro(settings, client, content, store, conversations, TelegramSender(settings))
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -144,3 +144,17 @@ def twiml_messages(response) -> list[str]:
     assert root.tag == "Response"
     assert all(child.tag == "Message" for child in root)
     return [child.text or "" for child in root]
+
+
+@pytest.fixture
+def worker_env(config, monkeypatch) -> Iterator[None]:
+    """The environment a worker process would have: the same settings as the app's."""
+    from worker import jobs, reminders
+
+    for name, value in config.items():
+        monkeypatch.setenv(name, "1" if value is True else str(value))
+    jobs._context.cache_clear()
+    reminders._content.cache_clear()
+    yield
+    jobs._context.cache_clear()
+    reminders._content.cache_clear()

@@ -1,49 +1,82 @@
-"""Walk every menu path of the bundled pack: each choice ends back at a menu, never nowhere."""
+"""Walk every path of the bundled pack: each choice ends back at a question, never nowhere.
 
+The walk answers every question with a valid answer of its kind, under both appointment
+policies and with lookups that find something and that find nothing.
+"""
+
+import dataclasses
 import datetime as dt
 
 import pytest
 
 from bot.content import load_content
-from bot.content.flow import ActionNode, AskNode
+from bot.content.flow import AskNode, LookupNode, waits
 from bot.content.pack import ENDINGS
 from bot.engine import Profile, State, step
 from bot.message import Inbound
 
 TODAY = dt.date(2026, 11, 29)
+ANSWERS = {"text": ["Tijuana"], "date": ["15/01/2027"], "time": ["10:00"],
+           "number": ["2"], "location": ["Tapachula"], "media": ["x"], "yes_no": ["1", "2"]}
 
 
-@pytest.mark.parametrize("lang", ["es", "en"])
-def test_every_choice_leads_to_a_question_or_a_chosen_ending(lang):
-    content = load_content()
-    start = State("menu", content.flows["menu"].start)
-    todo, seen = [start], set()
-    endings = []
+class Finds:
+    """Lookups that find one thing, or nothing."""
+
+    def __init__(self, found: bool):
+        self.found = found
+
+    def lookup(self, name, args, lang):
+        item = {"id": "x", "summary": "A place", "explain": "A sign", "kind": "COMAR",
+                "date": "1 Jan", "time": "10:00", "place": "Here", "org": "Org",
+                "text": "An alert"}
+        return [item] if self.found else []
+
+
+def walk(content, lang, lookups):
+    todo, seen, endings = [State("menu", content.flows["menu"].start)], set(), []
     while todo:
         state = todo.pop()
         if (state.flow, state.node) in seen:
             continue
         seen.add((state.flow, state.node))
-        for answer in _answers(content, state):
+        for answer in answers(content, state):
             result = step(content, Profile(lang=lang), state,
-                          Inbound("sms", "+5215500000000", text=answer), TODAY)
+                          Inbound("sms", "+5215500000000", text=answer), TODAY, lookups)
             assert result.replies, f"{state.flow}.{state.node} answered {answer!r} with nothing"
             if result.state is None:
                 endings += [e["type"] for e in result.effects]
                 continue
-            assert content.has(result.state.flow, result.state.node)
-            todo.append(State(result.state.flow, result.state.node))
-    reachable = {(f, n) for f, flow in content.flows.items() for n, node in flow.nodes.items()
-                 if not isinstance(node, ActionNode) and node.type != "message"}
-    assert reachable - {("welcome", "language")} <= seen
+            node = content.node(result.state.flow, result.state.node)
+            assert waits(node), f"{result.state} does not wait for an answer"
+            todo.append(result.state)
+    return seen, endings
+
+
+def answers(content, state):
+    node = content.node(state.flow, state.node)
+    if isinstance(node, AskNode):
+        return ANSWERS[node.input]
+    if isinstance(node, LookupNode):
+        return ["1"]
+    count = len(getattr(node, "options", ())) or len(content.languages)
+    return [str(i) for i in range(1, count + 1)]
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_every_choice_leads_to_a_question_or_a_chosen_ending(lang):
+    content = load_content()
+    seen, endings = set(), []
+    for policy in ("suspended", "open"):
+        facts = dict(content.facts)
+        facts["appointments_policy"] = {**facts["appointments_policy"], "state": policy}
+        pack = dataclasses.replace(content, facts=facts)
+        for found in (True, False):
+            more_seen, more_endings = walk(pack, lang, Finds(found))
+            seen |= more_seen
+            endings += more_endings
+    waiting = {(f, n) for f, flow in content.flows.items() for n, node in flow.nodes.items()
+               if waits(node)}
+    assert waiting - {("welcome", "language")} <= seen
     # Only erasing one's data and stopping alerts end a conversation: silence was asked for.
     assert sorted(set(endings)) == sorted(ENDINGS)
-
-
-def _answers(content, state):
-    node = content.node(state.flow, state.node)
-    if isinstance(node, AskNode) and node.input == "yes_no":
-        return ["1", "2"]
-    if hasattr(node, "options"):
-        return [str(i) for i in range(1, len(node.options) + 1)]
-    return [str(i) for i in range(1, len(content.languages) + 1)]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
-import pytest
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 
@@ -22,16 +20,6 @@ REPLIES = [
     {"text": "Aviso del Albergue Juan Diego: hoy ya no hay camas."},
     {"text": "¿Qué necesitas?", "options": [["1", "Albergues"], ["2", "Emergencia"]]},
 ]
-
-
-@pytest.fixture
-def worker_env(config, monkeypatch) -> Iterator[None]:
-    """The environment a worker process would have: the same settings as the app's."""
-    for name, value in config.items():
-        monkeypatch.setenv(name, "1" if value is True else str(value))
-    jobs._context.cache_clear()
-    yield
-    jobs._context.cache_clear()
 
 
 def run(redis_client, cid: str, replies: list[dict]):

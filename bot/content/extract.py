@@ -45,6 +45,8 @@ def _walk(node: yaml.Node, where: str, wanted_keys=TEXT_KEYS):
     if isinstance(node, yaml.MappingNode):
         yield from _pairs(node, where, wanted_keys=wanted_keys)
         for key, value in node.value:
+            if key.value == "args":
+                continue  # action and lookup arguments are data, not sentences
             if not isinstance(value, yaml.ScalarNode):
                 inner = f"{where}.{key.value}" if where == "data" else where
                 yield from _walk(value, inner, wanted_keys)

@@ -3,7 +3,8 @@
 A flow is a named graph of nodes. Each node has a ``type``:
 
 - ``message``: say ``text``, then go on to ``next`` at once.
-- ``menu``: say ``text`` and list ``options``; each option's ``go`` is where a choice leads.
+- ``menu``: say ``text`` and list ``options``; each option's ``go`` is where a choice leads
+  (with ``save``, the chosen option's ``value`` is kept as an answer).
 - ``ask``: say ``text`` and wait for one answer of kind ``input`` (text, yes_no, date,
   number, location, media); a valid answer is saved under ``save`` and leads to
   ``next`` (``if_yes``/``if_no`` for yes_no); anything else gets ``retry`` and the question again.
@@ -40,6 +41,7 @@ class Strict(BaseModel):
 class Choice(Strict):
     label: str = Field(min_length=1)
     go: str = Field(min_length=1)
+    value: str = ""  # saved under the menu's `save` when chosen
 
 
 class NodeBase(Strict):
@@ -56,6 +58,7 @@ class MenuNode(NodeBase):
     type: Literal["menu"]
     options: tuple[Choice, ...] = Field(min_length=1, max_length=9)
     retry: str = ""
+    save: str = Field(default="", pattern=r"^[a-z_][a-z0-9_]*$|^$")
 
 
 class AskNode(NodeBase):

@@ -47,6 +47,7 @@ class Content:
     keywords: dict[str, tuple[str, str]]  # normalized word -> (keyword name, target)
     answers: dict[str, set[str]]  # "yes"/"no" -> normalized words
     languages: list[str]  # offered, in menu order
+    location_target: str
     names: dict[str, str]
     source_lang: str
     fallback_locale: str
@@ -134,12 +135,12 @@ def load_content(override: str | Path | None = None, base: str | Path = BUNDLED)
     folders = [Path(base)] + ([Path(override)] if override else [])
     flows, files = _load_flows(folders, problems)
     facts, data = _load_facts(folders, problems)
-    keywords, answers = _load_keywords(folders, problems)
+    keywords, answers, location_target = _load_keywords(folders, problems)
     langs = _load_yaml(pack_files(folders, "flows", "languages.yaml").get("languages.yaml"),
                        problems) or {}
     content = Content(
         flows=flows, files=files, facts=facts, keywords=keywords, answers=answers,
-        languages=[], names=dict(langs.get("names") or {}),
+        languages=[], location_target=location_target, names=dict(langs.get("names") or {}),
         source_lang=str(langs.get("source", "en")),
         fallback_locale=str(langs.get("fallback_locale", "es")), data=data,
     )
@@ -229,7 +230,7 @@ def _load_keywords(folders: list[Path], problems: list[str]):
                for w in words}
         for kind in ("yes", "no")
     }
-    return keywords, answers
+    return keywords, answers, str(raw.get("location") or "")
 
 
 def _load_catalogs(content: Content, folders: list[Path], langs: dict, problems: list[str]) -> None:
@@ -269,6 +270,8 @@ def validate(content: Content) -> list[str]:
     for _word, (kw, target) in sorted(content.keywords.items()):
         if not _exists(content, target, ""):
             problems.append(f"keywords.yaml: keyword {kw!r} leads to unknown {target!r}")
+    if content.location_target and not _exists(content, content.location_target, ""):
+        problems.append(f"keywords.yaml: location leads to unknown {content.location_target!r}")
     if not problems:
         problems += _unreachable(content)
     return sorted(set(problems))
@@ -339,6 +342,8 @@ def _check_placeholders(content: Content, where: str, node: Node) -> list[str]:
 def _unreachable(content: Content) -> list[str]:
     roots = [(n, content.flows[n].start) for n in REQUIRED_FLOWS]
     roots += [content.resolve(t, "") for _k, t in content.keywords.values()]
+    if content.location_target:
+        roots.append(content.resolve(content.location_target, ""))
     seen: set[tuple[str, str]] = set()
     while roots:
         here = roots.pop()

@@ -1,0 +1,133 @@
+"""The read-only lookups the engine may ask for, answered from Redis and the content pack."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from babel.dates import format_date
+
+from bot.alerts import AlertLog
+from bot.appointments import Appointments
+from bot.content import Content
+from bot.content.catalog import formatting_locale
+from bot.engine import fill
+from bot.scams import find_signs
+from bot.shelters import Directory
+
+YEAR = re.compile(r"(19|20)\d\d")
+
+
+class Shelters:
+    """The shelter directory, filled from the content pack the first time it is needed."""
+
+    def __init__(self, directory: Directory, records: list[dict[str, Any]]):
+        self.directory = directory
+        self.records = records
+        self.loaded = False
+
+    def ready(self) -> Directory:
+        """The directory, after importing the pack's records if this process has not yet."""
+        if not self.loaded:
+            self.directory.ensure_loaded(self.records)
+            self.loaded = True
+        return self.directory
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where lookups read from; built once per app."""
+
+    appointments: Appointments
+    alerts: AlertLog
+    shelters: Shelters
+    trusted_hosts: tuple[str, ...] = ()
+
+
+class Lookups:
+    """Answers the engine's lookups for one contact during one step."""
+
+    def __init__(self, content: Content, sources: Sources, cid: str, data_key: bytes,
+                 now: dt.datetime):
+        self.content = content
+        self.sources = sources
+        self.cid = cid
+        self.data_key = data_key
+        self.now = now
+
+    def lookup(self, name: str, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        """Results of the lookup `name`; LookupError for a name we do not know."""
+        handler = getattr(self, f"_{name}", None)
+        if handler is None:
+            raise LookupError(name)
+        return handler(args, lang)
+
+    def date(self, day: dt.date, lang: str) -> str:
+        """A date as people of `lang` write it."""
+        return format_date(day, "medium",
+                           locale=formatting_locale(lang, self.content.fallback_locale))
+
+    def _appointments(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        kinds = self.content.data.get("appointments", {}).get("kinds", {})
+        out = []
+        for item in self.sources.appointments.list(self.cid, self.data_key):
+            say = kinds.get(item.kind, kinds.get("other", {})).get("say", item.kind)
+            out.append({"id": item.id, "kind": self.content.t(lang, say),
+                        "date": self.date(dt.date.fromisoformat(item.date), lang),
+                        "time": item.time, "place": item.place or "-"})
+        return out
+
+    def _check_message(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        rules = self.content.data.get("scams", {})
+        signs = {s["code"]: s for s in rules.get("signs", [])}
+        found = find_signs(str(args.get("text", "")), rules, self.sources.trusted_hosts)
+        return [{"id": code, "explain": self.content.t(lang, signs[code]["explain"])}
+                for code in found]
+
+    def _match_alert(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        found = self.sources.alerts.match(str(args.get("text", "")), self.now)
+        return [{**m, "date": self.date(dt.date.fromisoformat(m["date"][:10]), lang)}
+                for m in found]
+
+    def _shelters_near(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        where, need = args.get("where"), str(args.get("need") or "")
+        radius = float(args.get("radius_km") or 0)
+        directory = self.sources.shelters.ready()
+        if isinstance(where, dict) and "lat" in where:
+            found = directory.near(float(where["lat"]), float(where["lon"]), need, 9, radius)
+        else:
+            text = where.get("place", "") if isinstance(where, dict) else str(where or "")
+            found = directory.in_city(text, need, 9, radius)[1]
+        return [{"id": s["id"], "summary": self.shelter_line(s, lang)} for s in found]
+
+    def shelter_line(self, shelter: dict[str, Any], lang: str) -> str:
+        """One shelter in a few short sentences: what, where, how far, phone, space, age."""
+        msg = self.content.messages
+        t = self.content.t
+        services = ", ".join(t(lang, msg[f"service_{c}"]) for c in shelter["services"])
+        services = services[:1].upper() + services[1:]
+        parts = [fill(t(lang, msg["shelter_line"]), {**shelter, "services": services})]
+        for field in ("phone", "hours"):
+            if shelter.get(field):
+                parts.append(fill(t(lang, msg[f"shelter_{field}"]), shelter))
+        if shelter.get("capacity_status") not in (None, "", "unknown"):
+            capacity = t(lang, msg[f"capacity_{shelter['capacity_status']}"])
+            day = shelter.get("capacity_updated") or ""
+            date = self.date(dt.date.fromisoformat(day), lang) if day else ""
+            parts.append(fill(t(lang, msg["shelter_space"]), {"capacity": capacity,
+                                                               "date": date}))
+        year = self.source_year(shelter["id"])
+        if year:
+            parts.append(fill(t(lang, msg["shelter_source"]), {"year": year}))
+        return " ".join(parts)
+
+    def source_year(self, shelter_id: str) -> str:
+        """The year of the newest source about a shelter, so people see how old the news is."""
+        for record in self.content.data.get("shelters", {}).get("shelters", []):
+            if record.get("id") == shelter_id:
+                years = [m.group(0) for s in record.get("source", [])
+                         for m in [YEAR.search(str(s.get("date", "")))] if m]
+                return max(years, default="")
+        return ""

@@ -1,0 +1,81 @@
+"""Guidance through the real pipeline: both policy branches, the scam shield end to end."""
+
+import datetime as dt
+from pathlib import Path
+
+import yaml
+
+from bot import create_app
+from bot.alerts import AlertLog
+from bot.message import Inbound
+from bot.scams import Reports
+from tests.conftest import Channels, twiml_messages
+
+ROOT = Path(__file__).parents[1]
+SCAM = ("Te consigo tu cita CBP One garantizada en 48 horas, solo deposita 200 dólares "
+        "a esta cuenta: bit.ly/cita-cbp")
+
+
+def talk(channels, *texts, sender="+5215512345678"):
+    return ["\n".join(twiml_messages(channels.sms(t, sender=sender))) for t in texts]
+
+
+def open_policy_pack(tmp_path):
+    policy = yaml.safe_load((ROOT / "flows" / "data" / "policy.yaml").read_text())
+    policy["facts"]["appointments_policy"].update(state="open", since="2026-12-01")
+    (tmp_path / "flows" / "data").mkdir(parents=True)
+    (tmp_path / "flows" / "data" / "policy.yaml").write_text(yaml.safe_dump(policy))
+    return tmp_path
+
+
+def test_suspended_branch_is_the_default_and_says_so_with_the_date(channels):
+    out = talk(channels, "hola", "1", "1")[-1]
+    assert "Desde el 20 de enero de 2025 no se puede pedir cita" in out
+    assert "Si alguien te vende una cita, te está engañando." in out
+    assert "Revisamos esta información el 29 nov 2026." in out
+    assert "1. ¿Hay una aplicación nueva?" in out
+
+
+def test_an_operator_opens_appointments_by_editing_one_data_file(config, tmp_path):
+    app = create_app({**config, "FARO_CONTENT_DIR": str(open_policy_pack(tmp_path))})
+    channels = Channels(app.test_client())
+    out = talk(channels, "hi", "2", "1")[-1]
+    assert "You can ask for appointments at the border again since 2026-12-01." in out
+    assert "1. Making an account" in out
+    steps = talk(channels, "1", "2", "3", "4")
+    assert "Login.gov account" in steps[0] and "only one registration" in steps[0]
+    assert "from 12 noon to 11:59 at night, Eastern Time" in steps[1]
+    assert "Chiapas and Tabasco" in steps[1] and "1,450 appointments a day" in steps[1]
+    assert "waited longest" in steps[1]
+    assert "23 hours to confirm" in steps[2] and "live photo" in steps[2]
+    assert "passport or ID" in steps[3] and "Nobody charges anything" in steps[3]
+
+
+def test_a_checked_scam_can_be_reported_without_the_sender(app, channels, redis_client):
+    out = talk(channels, "hola", "1", "2", "1", SCAM)[-1]
+    assert "Cuidado. Encontré estas señales de alerta:" in out
+    assert "- Te piden dinero." in out and "no hay citas por CBP One" in out
+    assert "Gracias." in talk(channels, "1")[-1]
+    reports = Reports(redis_client, app.extensions["faro"].settings.data_key)
+    [(_week, [report])] = [w for w in reports.weeks(1, dt.datetime.now(dt.UTC)) if w[1]]
+    assert report.text == SCAM and "money" in report.signs
+    cid = app.extensions["faro"].store.contact_id(Inbound("sms", "+5215512345678"))
+    for key in redis_client.scan_iter("faro:scam:*"):
+        assert cid.encode() not in b"".join(redis_client.lrange(key, 0, -1))
+
+
+def test_an_ordinary_message_is_not_called_a_scam(channels):
+    out = talk(channels, "hi", "2", "2", "1", "Where can I sleep tonight in Tijuana?")[-1]
+    assert "I did not find the usual warning signs" in out
+
+
+def test_a_forwarded_real_alert_is_recognised_and_an_edited_one_is_not(redis_client, channels):
+    real = "Albergue Juan Diego: hoy ya no hay camas. Llama al 664 123 4567 antes de venir."
+    AlertLog(redis_client).record("a1", "Albergue Juan Diego", real, dt.datetime.now(dt.UTC))
+    talk(channels, "hola", "1", "2", "3")
+    out = talk(channels, "Reenviado: " + real.lower())[-1]
+    assert "Este mensaje coincide con una alerta verdadera:" in out
+    assert "la mandó Albergue Juan Diego el" in out
+    talk(channels, "3")
+    edited = real.replace("664 123 4567", "664 999 0000") + " Deposita 100 pesos."
+    assert "no coincide con ninguna alerta" in talk(channels, edited)[-1]
