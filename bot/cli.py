@@ -158,6 +158,11 @@ def content_check(folder: str, max_age_days: int, sizes: bool) -> None:
             click.echo(f"{where:34} {lang:4} {chars:6} {seg:4}")
     for line in report.stale:
         click.echo(f"stale: {line}", err=True)
+    for lang, lacking in report.missing.items():
+        state = "offered" if lang in pack.languages else "not offered"
+        click.echo(f"catalog {lang}: {len(lacking)} strings missing ({state})")
+        for msgid in lacking[:20]:
+            click.echo(f"  missing: {msgid[:70]!r}")
     nodes = sum(len(f.nodes) for f in pack.flows.values())
     click.echo(f"OK: {len(pack.flows)} flows, {nodes} nodes, {len(pack.facts)} facts, "
                f"languages offered: {', '.join(pack.languages)}; {len(report.stale)} stale")

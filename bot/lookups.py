@@ -9,7 +9,7 @@ from typing import Any
 
 from babel.dates import format_date
 
-from bot.alerts import AlertLog
+from bot.alerts import AlertLog, claims_official
 from bot.appointments import Appointments
 from bot.content import Content
 from bot.content.catalog import formatting_locale
@@ -80,11 +80,15 @@ class Lookups:
         return out
 
     def _check_message(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
-        rules = self.content.data.get("scams", {})
+        rules, text = self.content.data.get("scams", {}), str(args.get("text", ""))
         signs = {s["code"]: s for s in rules.get("signs", [])}
-        found = find_signs(str(args.get("text", "")), rules, self.sources.trusted_hosts)
-        return [{"id": code, "explain": self.content.t(lang, signs[code]["explain"])}
-                for code in found]
+        found = [{"id": code, "explain": self.content.t(lang, signs[code]["explain"])}
+                 for code in find_signs(text, rules, self.sources.trusted_hosts)]
+        if claims_official(text, rules) and not self.sources.alerts.match(text, self.now):
+            # Claiming to be Faro or a shelter without matching a real alert is itself a sign.
+            found.append({"id": "not_an_alert", "explain": self.content.t(
+                lang, self.content.messages["claims_unmatched"])})
+        return found
 
     def _match_alert(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
         found = self.sources.alerts.match(str(args.get("text", "")), self.now)

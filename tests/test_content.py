@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 from click.testing import CliRunner
 
 from bot.cli import main
@@ -188,3 +188,16 @@ def test_template_is_up_to_date_with_the_flows():
             extracted.add(msg)
     template = po(ROOT / "locales" / "messages.pot")
     assert extracted == {m.id for m in template if m.id}, "run `make translations`"
+
+
+def test_content_check_lists_strings_a_catalog_lacks(tmp_path):
+    shutil.copytree(ROOT / "locales", tmp_path / "locales")
+    po_path = tmp_path / "locales" / "es" / "LC_MESSAGES" / "messages.po"
+    catalog = po(po_path)
+    del catalog["Settings"]
+    with po_path.open("wb") as fh:
+        write_po(fh, catalog)
+    result = CliRunner().invoke(main, ["content", "check", "--no-sizes", "--dir", str(tmp_path)])
+    assert "catalog es: 1 strings missing (not offered)" in result.output
+    assert "missing: 'Settings'" in result.output
+    assert "languages offered: en;" in result.output

@@ -79,3 +79,34 @@ def test_a_forwarded_real_alert_is_recognised_and_an_edited_one_is_not(redis_cli
     talk(channels, "3")
     edited = real.replace("664 123 4567", "664 999 0000") + " Deposita 100 pesos."
     assert "no coincide con ninguna alerta" in talk(channels, edited)[-1]
+
+
+def test_a_checked_message_posing_as_a_shelter_alert_is_compared_with_real_ones(
+        redis_client, channels):
+    real = "Albergue Juan Diego: hoy ya no hay camas. Llama al 664 123 4567 antes de venir."
+    AlertLog(redis_client).record("a1", "Albergue Juan Diego", real, dt.datetime.now(dt.UTC))
+    fake = "Aviso del albergue: hay camas para quien llame al 664 999 0000 hoy."
+    out = talk(channels, "hola", "1", "2", "1", fake)[-1]
+    assert "Dice que viene de Faro o de un albergue, pero no es una de las alertas" in out
+    out = talk(channels, "2", "1", real)[-1]
+    assert "no es una de las alertas" not in out
+
+
+def test_a_location_shared_at_the_menu_shows_help_nearby(channels):
+    for text in ("hola", "1"):
+        twiml_messages(channels.whatsapp(text))
+    response = channels.whatsapp("", Latitude="32.5149",
+                                 Longitude="-117.0382")
+    out = "\n".join(twiml_messages(response))
+    assert out.startswith("Lugares que pueden ayudar. Llama antes de ir")
+    assert "Ágape Misión Mundial, Tijuana, a unos 4 km." in out
+    assert "Casa del Migrante en Tijuana (Scalabrini), Tijuana" in out
+
+
+def test_shelter_replies_name_how_old_the_news_is_and_show_staff_updates(app, channels):
+    directory = app.extensions["faro"].conversations.sources.shelters.ready()
+    directory.set_capacity("la-72-tenosique", "full", 0, dt.datetime(2026, 11, 28, 9, 0))
+    out = talk(channels, "hi", "2", "4", "1", "Tenosique")[-1]
+    assert "La 72 – Hogar Refugio para Personas Migrantes, Tenosique, about 1 km." in out
+    assert "Tel. +52 934 342 1111." in out
+    assert "Space: full, Nov 28, 2026." in out and "Info from 2021." in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from bot.content.catalog import missing
 from bot.content.pack import Content
 from bot.engine import fill
 from bot.segments import segments
@@ -16,6 +17,7 @@ class Report:
 
     stale: list[str] = field(default_factory=list)
     sizes: list[tuple[str, str, int, int]] = field(default_factory=list)  # where, lang, chars, seg
+    missing: dict[str, list[str]] = field(default_factory=dict)  # lang -> untranslated msgids
 
 
 def check(content: Content, max_age_days: int, today: dt.date) -> Report:
@@ -26,6 +28,9 @@ def check(content: Content, max_age_days: int, today: dt.date) -> Report:
         if fact["status"] == "verified" and fact["verified"] < limit:
             report.stale.append(f"{fact['file']}: fact {fid!r} was last checked on "
                                 f"{fact['verified']}, more than {max_age_days} days ago")
+    msgids = content.msgids()
+    for lang, catalog in sorted(content.catalogs.items()):
+        report.missing[lang] = missing(catalog, msgids)
     context = {"facts": content.facts, "vars": {}}
     for name, flow in sorted(content.flows.items()):
         for node_name, node in flow.nodes.items():
