@@ -108,3 +108,23 @@ def claims_official(text: str, rules: dict[str, Any]) -> bool:
     """Whether `text` says it comes from Faro or a shelter (the `claims` of scams.yaml)."""
     claims = compile_rules(rules).claims
     return bool(claims and claims.search(fold(text)))
+
+
+# How a message presents its sender: "Aviso del albergue ...", "Message from Faro", "Somos
+# de Faro", or a label first, "Albergue Juan Diego: ...". Merely naming a shelter ("¿dónde
+# está el albergue?") is not a claim to be one.
+_LEAD = (r"(?:aviso|alerta|mensaje|comunicado|alert|message|notice|update|avis|mesaj|avi"
+         r"|mensagem)\s+(?:de la|del|de|from the|from|du|de l'|nan|da|do)\s+")
+_SELF = r"(?:somos|soy|les escribe|te escribe|this is|we are|nous sommes|se|somos do|sou)\s+"
+
+
+def claims_to_come_from(text: str, rules: dict[str, Any]) -> bool:
+    """Whether `text` presents itself as sent by Faro or a shelter, not merely naming one."""
+    claims = compile_rules(rules).claims
+    if claims is None:
+        return False
+    head = unforward(fold(text)).split("\n", 1)[0][:120]
+    name = claims.pattern
+    return bool(re.match(rf"\W*{name}[^?:\n]{{0,60}}:", head, re.IGNORECASE)
+                or re.search(rf"(?:{_LEAD}|{_SELF}(?:de\s+)?(?:el\s+|la\s+)?){name}", head,
+                             re.IGNORECASE))

@@ -9,7 +9,7 @@ from typing import Any
 
 from babel.dates import format_date
 
-from bot.alerts import AlertLog, claims_official
+from bot.alerts import AlertLog, claims_to_come_from
 from bot.appointments import Appointments
 from bot.content import Content
 from bot.content.catalog import formatting_locale
@@ -84,7 +84,7 @@ class Lookups:
         signs = {s["code"]: s for s in rules.get("signs", [])}
         found = [{"id": code, "explain": self.content.t(lang, signs[code]["explain"])}
                  for code in find_signs(text, rules, self.sources.trusted_hosts)]
-        if claims_official(text, rules) and not self.sources.alerts.match(text, self.now):
+        if claims_to_come_from(text, rules) and not self.sources.alerts.match(text, self.now):
             # Claiming to be Faro or a shelter without matching a real alert is itself a sign.
             found.append({"id": "not_an_alert", "explain": self.content.t(
                 lang, self.content.messages["claims_unmatched"])})

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot import keys
-from bot.alerts import AlertLog, claims_official
+from bot.alerts import AlertLog, claims_official, claims_to_come_from
 from bot.cli import main
 from bot.content import load_content
 from bot.content.catalog import missing
@@ -331,3 +331,17 @@ def test_scams_list_names_a_missing_redis_url():
                                                               "FARO_ENV": "development"})
     assert result.exit_code == 1
     assert "REDIS_URL is not set" in result.output
+
+
+@pytest.mark.parametrize(("text", "claims"), [
+    ("Aviso del albergue: hay camas para quien llame al 664 999 0000 hoy.", True),
+    ("Albergue Juan Diego: hoy ya no hay camas.", True),
+    ("Reenviado: Faro: hay lugar", True),
+    ("Somos de Faro, deposita 100 pesos", True),
+    ("Message from the shelter: beds available", True),
+    ("Where is the shelter in Tijuana?", False),
+    ("¿Dónde hay un albergue para mujeres?", False),
+    ("El albergue me dijo que fuera mañana", False),
+])
+def test_a_message_claims_a_sender_only_when_it_presents_itself_as_one(text, claims):
+    assert claims_to_come_from(text, RULES) is claims
