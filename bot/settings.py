@@ -51,6 +51,9 @@ class Settings:
     lock_timeout_ms: int
     max_body_bytes: int
     log_level: str
+    media_dir: str
+    media_max_bytes: int
+    retention_days: int
 
     @property
     def development(self) -> bool:
@@ -95,6 +98,9 @@ class Settings:
             lock_timeout_ms=_int(env, "FARO_LOCK_TIMEOUT_MS", 10_000),
             max_body_bytes=_int(env, "FARO_MAX_BODY_BYTES", 256 * 1024),
             log_level=str(env.get("FARO_LOG_LEVEL", "INFO")).upper(),
+            media_dir=str(env.get("FARO_MEDIA_DIR", ".faro/media")),
+            media_max_bytes=_int(env, "FARO_MEDIA_MAX_BYTES", 16 * 1024 * 1024),
+            retention_days=_int(env, "FARO_RETENTION_DAYS", 365),
         )
 
     def public(self) -> dict[str, Any]:
