@@ -71,11 +71,13 @@ def worker(burst: bool) -> None:
     """Run an RQ worker on Faro's queues, with the scheduler."""
     from rq import Worker
 
+    from bot.connection import connect
     from bot.settings import Settings
-    from bot.web import connect
-    from worker.queues import all_queues
+    from worker import retention
+    from worker.queues import all_queues, queue
 
     client = connect(Settings.load())
+    retention.schedule(queue(client), dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
     Worker(all_queues(client), connection=client).work(burst=burst, with_scheduler=True)
 
 
@@ -194,9 +196,9 @@ def scams() -> None:
 @click.option("--show", is_flag=True, help="Also print the reported texts, decrypted.")
 def scams_list(count: int, show: bool) -> None:
     """Per ISO week: how many scam reports came in, and how often each warning sign."""
+    from bot.connection import connect
     from bot.scams import Reports
     from bot.settings import Settings
-    from bot.web import connect
 
     try:
         settings = Settings.load()
@@ -225,9 +227,9 @@ def shelters() -> None:
 
 
 def _directory():
+    from bot.connection import connect
     from bot.settings import Settings
     from bot.shelters import Directory
-    from bot.web import connect
 
     try:
         return Directory(connect(Settings.load()))
@@ -266,6 +268,103 @@ def shelters_list() -> None:
         raise click.ClickException(f"Redis did not answer: {exc}") from exc
     for entry in entries:
         click.echo(f"{entry['id']:40} {entry['city'] or '-':24} {entry['status']}")
+
+
+@main.group()
+def evidence() -> None:
+    """Check evidence records exported for legal aid."""
+
+
+@evidence.command("verify")
+@click.argument("export_file", metavar="EXPORT", type=click.Path(exists=True, dir_okay=False))
+@click.option("--key", default="", envvar="FARO_EVIDENCE_KEY",
+              help="The public key (hex) the export must be signed with; "
+                   "see `faro evidence key`.")
+def evidence_verify(export_file: str, key: str) -> None:
+    """Check that EXPORT is intact: nothing changed, removed, reordered or added."""
+    from bot.casefile import describe, verify_export
+
+    try:
+        trusted = bytes.fromhex(key) if key else None
+    except ValueError as exc:
+        raise click.BadParameter("the key is 64 hexadecimal digits", param_hint="--key") from exc
+    problems = verify_export(export_file, trusted_key=trusted)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        sys.exit(1)
+    facts = describe(export_file)
+    click.echo(f"intact: {facts['count']} items, head {facts['head']}")
+    click.echo(f"case {facts['case']}, signed by key {facts['public_key']}")
+
+
+@evidence.command("key")
+def evidence_key() -> None:
+    """Print the public key this server signs evidence exports with (to publish)."""
+    from bot.casefile import public_key, signing_key
+    from bot.settings import Settings
+
+    try:
+        settings = Settings.load()
+    except FaroError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(public_key(signing_key(settings.data_key)).hex())
+
+
+@main.group()
+def staff() -> None:
+    """Console accounts for shelter, legal-aid and coordinating staff."""
+
+
+@staff.command("add")
+@click.option("--email", required=True, help="The email the person signs in with.")
+@click.option("--name", required=True, help="Their name, as colleagues see it in the console.")
+@click.option("--org", "org_name", required=True,
+              help='Their organization, such as "Al Otro Lado"; created when new.')
+@click.option("--role", required=True,
+              type=click.Choice(["admin", "coordinator", "shelter", "legal"]),  # accounts.ROLES
+              help="admin: accounts and audit; coordinator: alerts anywhere, scam reports; "
+                   "shelter: their shelter; legal: cases shared with their organization.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input instead of asking twice.")
+def staff_add(email: str, name: str, org_name: str, role: str, password_stdin: bool) -> None:
+    """Create a console account (password of 12 characters or more); print the org id."""
+    from bot import audit
+    from bot.staff.accounts import Accounts
+
+    password = (sys.stdin.readline().rstrip("\r\n") if password_stdin else
+                click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    client, settings = _staff_redis()
+    try:
+        account = Accounts(client, settings.data_key).add(email, name, org_name, role, password)
+    except FaroError as exc:
+        raise click.ClickException(str(exc)) from exc
+    audit.record(client, "cli", "staff.add", account.sid, role=role, org=account.org)
+    click.echo(f"Added {account.name} as {role} of {org_name.strip()}.")
+    click.echo(f"Organization id: {account.org}")
+
+
+@staff.command("list")
+def staff_list() -> None:
+    """Print every console account: name, email, organization id, role."""
+    from bot.staff.accounts import Accounts
+
+    client, settings = _staff_redis()
+    book = Accounts(client, settings.data_key)
+    for account in book.all():
+        click.echo(f"{account.name:28} {book.email(account.sid):36} {account.org:24} "
+                   f"{account.role}")
+
+
+def _staff_redis():
+    from bot.connection import connect
+    from bot.settings import Settings
+
+    try:
+        settings = Settings.load()
+        return connect(settings), settings
+    except FaroError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 if __name__ == "__main__":

@@ -263,6 +263,10 @@ class _Run:
         return node.next
 
     def accept_input(self, node: AskNode, msg: Inbound) -> str | None:
+        if node.on_skip and not msg.media and (
+                self.pick(msg, [self.msg("skip")]) == 0
+                or normalize(msg.text) in self.content.answers["done"]):
+            return node.on_skip
         if node.input == "yes_no":
             said = self.yes_no(msg)
             return None if said is None else (node.if_yes if said else node.if_no)
@@ -326,6 +330,8 @@ class _Run:
         text = self.render(node.text, node.facts)
         if node.input == "yes_no":
             return Reply(text, (Option("1", self.msg("yes")), Option("2", self.msg("no"))))
+        if node.on_skip:
+            return Reply(text, (Option("1", self.msg("skip")),))
         return Reply(text)
 
     def language_menu(self, node: LanguageNode) -> Reply:
@@ -376,7 +382,8 @@ def fill(text: str, context: dict[str, Any]) -> str:
         value: Any = context
         for part in match.group(1).split("."):
             if not isinstance(value, dict) or part not in value:
-                return match.group(0)
+                # An answer skipped is empty; anything else stays visible, a content mistake.
+                return "" if match.group(1).startswith("vars.") else match.group(0)
             value = value[part]
         return str(value)
 
@@ -391,7 +398,9 @@ def _retry_message(node: Node) -> str:
     return "retry_menu"
 
 
-def _text(run: _Run, node: AskNode, msg: Inbound) -> str | None:
+def _text(run: _Run, node: AskNode, msg: Inbound) -> str | dict[str, Any] | None:
+    if node.allow_media and msg.media:
+        return {"media": _media(run, node, msg)}
     text = msg.text.strip()
     low, high = node.min or 1, node.max or 1000
     return text if low <= len(text) <= high else None

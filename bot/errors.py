@@ -35,3 +35,15 @@ class Forbidden(BadRequest):
 
 class DeliveryError(FaroError):
     """A provider refused or failed to take an outbound message."""
+
+
+class MediaRefused(FaroError):
+    """Media a person sent that Faro will not keep; `reason` names the message they get."""
+
+    def __init__(self, reason: str):  # "too_big", "wrong_type" or "failed"
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MediaUnavailable(FaroError):
+    """The provider did not answer or asked us to wait: worth another try later."""

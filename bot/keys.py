@@ -8,6 +8,11 @@ channel and address, never the address itself):
 - ``faro:s:<cid>``: string, the conversation state (flow, node, answers).
   Expires after ``FARO_CONVERSATION_TTL`` seconds idle.
 - ``faro:l:<cid>``: string, the per-contact lock token. Expires by itself.
+- ``faro:al:<cid>``: string, the contact an address was linked to by a recovery phrase
+  (the address's own id -> the contact's id). ``faro:als:<cid>``: set, the ids linked
+  to a contact, so deletion and a new recovery can find them.
+- ``faro:rp:<hmac>``: string, a recovery phrase's HMAC -> the contact's id. No expiry.
+- ``faro:rl:<what>:<cid>``: string counter, attempts in the current window (rate limits).
 - ``faro:ap:<cid>``: hash, the person's own appointments (id -> encrypted JSON).
   Deleted with the contact.
 - ``faro:d:<channel>:<message id>``: string, a provider message id already
@@ -31,6 +36,43 @@ channel and address, never the address itself):
   ``verified``) at their coordinates. Nothing about a person is kept in these keys.
 - ``faro:sh:digest``: string, a digest of the records imported at start-up last, so a
   changed content pack is imported again and an unchanged one is not.
+- ``faro:staff:<sid>``: hash, one console account (``name``, ``email`` sealed with a key
+  derived from the master key, ``org``, ``role``, ``pw`` an argon2id hash, ``created``).
+  ``<sid>`` is an HMAC of the lower-cased email (32 hex digits), so no email is ever in a
+  key. No expiry.
+- ``faro:staff:ids``: set, every account's sid (a sid is hex, so never ``ids``).
+- ``faro:org:<oid>``: hash, one organization (``name``, ``created``); ``<oid>`` is a slug
+  of its name. ``faro:orgs``: set, every organization id.
+- ``faro:session:<token>``: string, the sid of a signed-in console session. Expires after
+  the idle timeout; each request renews it; signing out deletes it.
+- ``faro:signin:fail:<scope>:<id>``: string, failed sign-ins in the current window, for
+  scope ``a`` (an account's sid, existing or not) or ``ip`` (an HMAC of the address).
+  ``faro:signin:lock:<scope>:<id>``: string, present while that scope is locked out.
+  Both expire by themselves.
+- ``faro:audit``: stream, what staff and operators did in the console and the CLI (actor,
+  action, target, details as JSON); never a message body or a phone number. Capped at
+  about 100,000 entries.
+- ``faro:ev:<cid>``: hash, the meta of a person's evidence case: ``code`` (the case
+  code, so the person can give it to legal aid), ``v`` (format version), ``c`` (when the
+  case was started, sealed with the contact's data key). Deleted with the case.
+- ``faro:evi:<cid>``: list, the case's items in order (item seq N at index N-1), each
+  the item's JSON, text included, sealed with the contact's data key and bound to
+  ``<cid>:ev:<seq>``, so a moved item no longer opens. Digests and links live only in
+  there: a digest in the clear would let whoever holds the server confirm a known photo.
+- ``faro:evm:<cid>``: set, the ids of the case's media blobs (random, never derived from
+  the content), so a case can be deleted without its data key.
+- ``faro:evs:<cid>``: hash, the organizations the person shared the case with (org id ->
+  epoch seconds of the share).
+- ``faro:evc:<code>``: string, the contact id of the case with this code (8 characters
+  of Crockford base32, upper case, no dash).
+- ``faro:evo:<org>``: set, the contact ids of the cases shared with one organization.
+- ``faro:evt``: sorted set, contact ids of evidence cases scored by their last change
+  (epoch seconds), for the retention job.
+- ``faro:evf:<fetch>``: string, marks one attachment as already added to a case, so a
+  retried or repeated download job (worker/media.py) never adds it twice. ``<fetch>`` is
+  32 hex digits of SHA-256 over the contact id and the provider's media URL, so the key
+  names neither. Set only after the item is stored; expires after ``FARO_DEDUPE_TTL``.
+  The RQ job of that download has the id ``faro-media-<fetch>``, so duplicates collapse.
 
 The ``{<cid>}`` hash tag keeps one contact's keys in one Redis Cluster slot.
 """
@@ -51,6 +93,26 @@ def conversation(cid: str) -> str:
 def lock(cid: str) -> str:
     """Key of a contact's lock."""
     return f"{PREFIX}:l:{{{cid}}}"
+
+
+def alias(cid: str) -> str:
+    """Key of the contact an address was linked to by a recovery phrase."""
+    return f"{PREFIX}:al:{{{cid}}}"
+
+
+def aliases(cid: str) -> str:
+    """Key of the set of addresses linked to a contact."""
+    return f"{PREFIX}:als:{{{cid}}}"
+
+
+def recovery(phrase_mac: str) -> str:
+    """Key of a recovery phrase (by its HMAC, never the words)."""
+    return f"{PREFIX}:rp:{phrase_mac}"
+
+
+def attempts(what: str, cid: str) -> str:
+    """Key counting attempts at `what` by a contact in the current window."""
+    return f"{PREFIX}:rl:{what}:{{{cid}}}"
 
 
 def appointments(cid: str) -> str:
@@ -101,6 +163,91 @@ def shelter_digest() -> str:
 def shelter_geo() -> str:
     """Key of the GEO index of the shelters a person may be shown."""
     return f"{PREFIX}:sh:geo"
+
+
+def staff(sid: str) -> str:
+    """Key of one console account."""
+    return f"{PREFIX}:staff:{sid}"
+
+
+def staff_ids() -> str:
+    """Key of the set of every console account's sid."""
+    return f"{PREFIX}:staff:ids"
+
+
+def org(oid: str) -> str:
+    """Key of one organization."""
+    return f"{PREFIX}:org:{oid}"
+
+
+def orgs() -> str:
+    """Key of the set of every organization's id."""
+    return f"{PREFIX}:orgs"
+
+
+def staff_session(token: str) -> str:
+    """Key of one signed-in console session."""
+    return f"{PREFIX}:session:{token}"
+
+
+def signin_failures(scope: str, ident: str) -> str:
+    """Key counting failed sign-ins of one account (scope "a") or address (scope "ip")."""
+    return f"{PREFIX}:signin:fail:{scope}:{ident}"
+
+
+def signin_lock(scope: str, ident: str) -> str:
+    """Key present while one account or address is locked out of signing in."""
+    return f"{PREFIX}:signin:lock:{scope}:{ident}"
+
+
+def audit() -> str:
+    """Key of the audit log stream."""
+    return f"{PREFIX}:audit"
+
+
+def case(cid: str) -> str:
+    """Key of the meta of a contact's evidence case."""
+    return f"{PREFIX}:ev:{{{cid}}}"
+
+
+def case_items(cid: str) -> str:
+    """Key of the sealed items of a contact's evidence case."""
+    return f"{PREFIX}:evi:{{{cid}}}"
+
+
+def case_media(cid: str) -> str:
+    """Key of the set of media blob ids of a contact's evidence case."""
+    return f"{PREFIX}:evm:{{{cid}}}"
+
+
+def case_shares(cid: str) -> str:
+    """Key of the organizations a contact's evidence case is shared with."""
+    return f"{PREFIX}:evs:{{{cid}}}"
+
+
+def case_code(code: str) -> str:
+    """Key mapping a normalized case code ("K7QM3XPA") to its contact id."""
+    return f"{PREFIX}:evc:{code}"
+
+
+def org_cases(org_id: str) -> str:
+    """Key of the set of contact ids whose cases are shared with organization `org_id`."""
+    return f"{PREFIX}:evo:{org_id}"
+
+
+def cases_touched() -> str:
+    """Key of the index of evidence cases by last change, for retention."""
+    return f"{PREFIX}:evt"
+
+
+def media_fetched(fetch: str) -> str:
+    """Key marking one attachment (`fetch`, a hash of contact id and URL) as added to a case."""
+    return f"{PREFIX}:evf:{fetch}"
+
+
+def media_job(fetch: str) -> str:
+    """The RQ job id of one attachment's download: one job per attachment, however often asked."""
+    return f"faro-media-{fetch}"
 
 
 def pattern_all() -> str:

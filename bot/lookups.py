@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from bot.appointments import Appointments
 from bot.content import Content
 from bot.content.catalog import formatting_locale
 from bot.engine import fill
+from bot.evidence import Cases, show_code
 from bot.scams import find_signs
 from bot.shelters import Directory
 
@@ -43,6 +45,8 @@ class Sources:
     appointments: Appointments
     alerts: AlertLog
     shelters: Shelters
+    cases: Cases
+    organizations: Callable[[], list[tuple[str, str]]]
     trusted_hosts: tuple[str, ...] = ()
 
 
@@ -135,3 +139,43 @@ class Lookups:
                          for m in [YEAR.search(str(s.get("date", "")))] if m]
                 return max(years, default="")
         return ""
+
+    def _case(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        code = self.sources.cases.code(self.cid)
+        if not code:
+            return []
+        count = len(self.sources.cases.items(self.cid, self.data_key))
+        return [{"id": code, "code": show_code(code), "count": count}]
+
+    def _evidence_items(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        out = []
+        for item in self.sources.cases.items(self.cid, self.data_key):
+            label = self.content.t(lang, self.content.messages.get(f"evidence_{item.kind}",
+                                                                   item.kind))
+            out.append({"id": str(item.seq), "seq": item.seq, "label": label,
+                        "preview": self.preview(item, lang)})
+        return out[-9:]
+
+    def preview(self, item: Any, lang: str) -> str:
+        """A few words about an item, with answers shown as the person chose them."""
+        if item.kind == "consent":
+            return self.content.t(lang, self.content.messages["yes"])
+        if not item.text:
+            return f"{item.content_type.split(';')[0]}, {max(1, item.size // 1024)} KB"
+        parts = [self.choice_label(item.kind, part, lang) for part in item.text.split(" | ")]
+        text = " | ".join(p for p in parts if p)
+        return text[:60] + ("…" if len(text) > 60 else "")
+
+    def choice_label(self, kind: str, value: str, lang: str) -> str:
+        """The menu label an answer was chosen by, in `lang`; the answer itself otherwise."""
+        for flow in self.content.flows.values():
+            for node in flow.nodes.values():
+                if getattr(node, "save", "") not in (kind, f"appt_{kind}", "appt_place"):
+                    continue
+                for option in getattr(node, "options", ()):
+                    if option.value == value:
+                        return self.content.t(lang, option.label)
+        return value
+
+    def _organizations(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        return [{"id": oid, "name": name} for oid, name in self.sources.organizations()]

@@ -46,6 +46,7 @@ class Session:
     new: bool
     wrapped_key: bytes = b""
     seen_key: str = ""
+    direct: str = ""  # the id of the address the message came from (before any routing)
 
 
 def normalize_address(channel: str, address: str) -> str:
@@ -82,24 +83,48 @@ class Store:
         return self.keyring.contact_id(msg.key_space, normalize_address(msg.channel, msg.address))
 
     def begin(self, msg: Inbound) -> Session | None:
-        """Lock the sender's contact and load it; None when the message was seen before."""
-        cid = self.contact_id(msg)
+        """Lock the sender's contact and load it; None when the message was seen before.
+
+        An address linked by a recovery phrase is routed to the contact it was linked to;
+        an address cut off from its contact (a stolen phone) gets a fresh contact of its own.
+        """
+        direct = cid = self.contact_id(msg)
         token = os.urandom(8).hex()
         seen_key = keys.seen(msg.channel, msg.message_id) if msg.message_id else ""
+        while True:
+            seen, record, sealed, alias = self._acquire(cid, token, seen_key)
+            target = self._route(direct, cid, record, alias)
+            if target == cid:
+                break
+            self.release(cid, token)
+            cid = target
+        if seen:
+            self.release(cid, token)
+            return None
+        session = self._session(cid, token, seen_key, record, sealed, msg)
+        session.direct = direct
+        return session
+
+    def _route(self, direct: str, cid: str, record: dict, alias: bytes | None) -> str:
+        if cid != direct:
+            return cid
+        if alias:
+            return alias.decode()
+        if record.get(b"b") == b"1":
+            return self.keyring.contact_id("cut-off", direct)
+        return cid
+
+    def _acquire(self, cid: str, token: str, seen_key: str) -> list[Any]:
         deadline = time.monotonic() + self.lock_timeout_ms / 1000
         pause = 0.002
         while True:
-            got, seen, record, sealed = self._try_lock(cid, token, seen_key)
+            got, *rest = self._try_lock(cid, token, seen_key)
             if got:
-                break
+                return rest
             if time.monotonic() > deadline:
                 raise ContactBusy("contact stayed locked")
             time.sleep(pause * (1 + random.random()))
             pause = min(pause * 2, 0.05)
-        if seen:
-            self.release(cid, token)
-            return None
-        return self._session(cid, token, seen_key, record, sealed, msg)
 
     def _try_lock(self, cid: str, token: str, seen_key: str) -> list[Any]:
         pipe = self.redis.pipeline(transaction=False)
@@ -108,6 +133,7 @@ class Store:
             pipe.exists(seen_key)
         pipe.hgetall(keys.contact(cid))
         pipe.get(keys.conversation(cid))
+        pipe.get(keys.alias(cid))
         try:
             out = pipe.execute()
         except redis.RedisError as exc:
@@ -133,7 +159,8 @@ class Store:
         cid = session.cid
         pipe = self.redis.pipeline(transaction=True)
         if any(e["type"] == "delete_contact" for e in result.effects):
-            pipe.delete(keys.contact(cid), keys.conversation(cid))
+            # The rest (records, media, the data key) is erased by bot.erasure right after.
+            pipe.delete(keys.conversation(cid))
         else:
             self._write_contact(pipe, session, msg, result)
             if result.state is None:

@@ -5,27 +5,37 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 import redis
 from flask import Flask, Response, g, jsonify, request
+from rq import Queue
 from werkzeug.exceptions import HTTPException
 
 from bot import places
 from bot.alerts import AlertLog
 from bot.appointments import Appointments
+from bot.casefile import signing_key
+from bot.connection import connect
 from bot.content import Content, load_content
 from bot.conversation import Conversations
 from bot.crypto import Keyring
-from bot.errors import BadRequest, ConfigError, ContactBusy, StoreUnavailable
+from bot.effects import Effects
+from bot.errors import BadRequest, ContactBusy, StoreUnavailable
+from bot.evidence import Cases
 from bot.logs import configure_logging
 from bot.lookups import Shelters, Sources
+from bot.media import LocalMediaStore
 from bot.outbound import TelegramSender
+from bot.recovery import Recovery
 from bot.scams import Reports
 from bot.settings import Settings
 from bot.shelters import Directory
+from bot.staff import orgs as staff_orgs
 from bot.store import Store
+from worker.media import enqueue_media
 
 log = logging.getLogger("faro.web")
 
@@ -42,14 +52,6 @@ class Faro:
     telegram: TelegramSender
 
 
-def connect(settings: Settings) -> redis.Redis:
-    """A Redis client for REDIS_URL, with short timeouts so a dead server fails fast."""
-    if not settings.redis_url:
-        raise ConfigError("REDIS_URL is not set (`faro serve` starts an embedded server)")
-    return redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2,
-                                health_check_interval=30)
-
-
 def build(settings: Settings) -> Faro:
     """Everything the app needs, from the settings."""
     client = connect(settings)
@@ -58,12 +60,19 @@ def build(settings: Settings) -> Faro:
                   conversation_ttl=settings.conversation_ttl, dedupe_ttl=settings.dedupe_ttl,
                   lock_timeout_ms=settings.lock_timeout_ms)
     shelters = Shelters(Directory(client), content.data.get("shelters", {}).get("shelters", []))
-    sources = Sources(appointments=Appointments(client), alerts=AlertLog(client),
-                      shelters=shelters,
+    cases = Cases(client, LocalMediaStore(settings.media_dir),
+                  signing_seed=signing_key(settings.data_key))
+    appointments = Appointments(client)
+    sources = Sources(appointments=appointments, alerts=AlertLog(client), shelters=shelters,
+                      cases=cases, organizations=lambda: staff_orgs(client),
                       trusted_hosts=(urlsplit(settings.public_url).hostname or "",))
     places.prepare()
-    reports = Reports(client, settings.data_key, content.data.get("scams"))
-    conversations = Conversations(store, content, sources, reports)
+    media_queue = Queue("default", connection=client)
+    effects = Effects(store=store, content=content, appointments=appointments, cases=cases,
+                      reports=Reports(client, settings.data_key, content.data.get("scams")),
+                      recovery=Recovery(client, settings.data_key),
+                      enqueue_media=partial(enqueue_media, media_queue))
+    conversations = Conversations(store, content, sources, effects)
     return Faro(settings, client, content, store, conversations, TelegramSender(settings))
 
 
@@ -77,10 +86,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                       SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"))
     app.extensions["faro"] = build(settings)
+    from bot import staff
     from bot.channels import simulator, telegram, twilio
 
     for blueprint in (twilio.bp, telegram.bp, simulator.bp):
         app.register_blueprint(blueprint)
+    staff.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz)
     app.before_request(_request_id)
     _errors(app)

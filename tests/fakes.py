@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
 import urllib.parse
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -61,15 +63,22 @@ class FakeServer:
         with self.lock:
             self.requests.append(entry)
             failure = self.fail_next.pop(0) if self.fail_next else None
-        status, body = (failure, {"error": "injected"}) if failure else self.answer(entry)
+        answer = (failure, {"error": "injected"}) if failure else self.answer(entry)
+        status, body, headers = (*answer, {}) if len(answer) == 2 else answer
+        if isinstance(body, Raw):
+            _send_raw(handler, status, body, headers)
+            return
         data = json.dumps(body).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            handler.send_header(name, value)
         handler.end_headers()
         handler.wfile.write(data)
 
-    def answer(self, entry: dict[str, Any]) -> tuple[int, Any]:
+    def answer(self, entry: dict[str, Any]) -> tuple[int, Any] | tuple[int, Any, dict[str, str]]:
+        """(status, body) or (status, body, headers); a `Raw` body is sent as it is."""
         return 404, {"error": "not found"}
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
@@ -80,6 +89,37 @@ class FakeServer:
                     return list(self.requests)
             time.sleep(0.01)
         return list(self.requests)
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A body sent as bytes; `chunked` leaves out Content-Length, as a stream would."""
+
+    data: bytes
+    content_type: str = "application/octet-stream"
+    chunked: bool = False
+
+
+def _send_raw(handler: BaseHTTPRequestHandler, status: int, body: Raw,
+              headers: dict[str, str]) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", body.content_type)
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    if not body.chunked:
+        handler.send_header("Content-Length", str(len(body.data)))
+        handler.end_headers()
+        handler.wfile.write(body.data)
+        return
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+    for start in range(0, len(body.data), 65536):
+        piece = body.data[start:start + 65536]
+        try:
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        except OSError:  # the client stopped reading: what a size cap does
+            return
+    handler.wfile.write(b"0\r\n\r\n")
 
 
 def _decode(content_type: str, raw: bytes) -> dict[str, Any]:
@@ -94,10 +134,28 @@ def _decode(content_type: str, raw: bytes) -> dict[str, Any]:
 
 
 class FakeTelegram(FakeServer):
-    """The Bot API: getMe, sendMessage, answerCallbackQuery, and a few more."""
+    """The Bot API: getMe, sendMessage, answerCallbackQuery, getFile and file downloads."""
 
-    def answer(self, entry: dict[str, Any]) -> tuple[int, Any]:
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: dict[str, dict[str, Any]] = {}  # file_id -> path, data, size shown
+
+    def add_file(self, file_id: str, data: bytes, path: str = "", *,
+                 size: int | None = None) -> None:
+        """Serve `data` as file `file_id`; `size` is what getFile reports (default: the truth)."""
+        self.files[file_id] = {"path": path or f"documents/{file_id}.bin", "data": data,
+                               "size": len(data) if size is None else size}
+
+    def clear(self) -> None:
+        super().clear()
+        self.files.clear()
+
+    def answer(self, entry: dict[str, Any]) -> tuple[int, Any] | tuple[int, Any, dict]:
+        if entry["path"].startswith("/file/bot"):
+            return self._download(entry["path"])
         method = entry["path"].rsplit("/", 1)[-1]
+        if method == "getFile":
+            return self._get_file(entry["params"].get("file_id", ""))
         if method == "getMe":
             return 200, {"ok": True, "result": {"id": 123456, "is_bot": True,
                                                 "first_name": "Faro", "username": "faro_bot"}}
@@ -114,11 +172,58 @@ class FakeTelegram(FakeServer):
     def calls(self, method: str) -> list[dict[str, Any]]:
         return [r["params"] for r in self.requests if r["path"].endswith("/" + method)]
 
+    def _get_file(self, file_id: str) -> tuple[int, Any]:
+        file = self.files.get(file_id)
+        if file is None:
+            return 400, {"ok": False, "error_code": 400,
+                         "description": "Bad Request: invalid file_id"}
+        result = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_path": file["path"]}
+        if file["size"]:
+            result["file_size"] = file["size"]
+        return 200, {"ok": True, "result": result}
+
+    def _download(self, path: str) -> tuple[int, Any]:
+        """GET /file/bot<token>/<file_path>, as Telegram's file host serves it."""
+        wanted = path.split("/", 3)[-1]
+        for file in self.files.values():
+            if file["path"] == wanted:
+                return 200, Raw(file["data"], chunked=True)
+        return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+
 
 class FakeTwilio(FakeServer):
-    """Twilio's Messages resource: POST creates a message and answers 201 with its JSON."""
+    """Twilio's Messages resource (POST answers 201) and the Media of inbound messages.
 
-    def answer(self, entry: dict[str, Any]) -> tuple[int, Any]:
+    A MediaUrl needs HTTP Basic auth with the account SID and `auth_token`; like Twilio,
+    it may answer with a redirect to a file host that needs no auth and signs its URL.
+    """
+
+    auth_token = "test-twilio-token"  # the token tests/conftest.py gives the app
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.media: dict[str, dict[str, Any]] = {}  # MediaUrl path -> data, type, redirect
+
+    def add_media(self, data: bytes, content_type: str, *, redirect_to: str | None = None,
+                  chunked: bool = False, account: str = "AC" + "0" * 32) -> str:
+        """Serve `data` as the media of a new inbound message; its MediaUrl.
+
+        `redirect_to` is the file host's base URL (this server under another name, so
+        a client must drop its credentials there); None serves the bytes directly.
+        """
+        n = len(self.media) + 1
+        path = f"/2010-04-01/Accounts/{account}/Messages/MM{n:032d}/Media/ME{n:032d}"
+        self.media[path] = {"data": data, "type": content_type, "redirect": redirect_to,
+                            "chunked": chunked, "file": f"/files/{account}/{n:064x}"}
+        return self.url + path
+
+    def clear(self) -> None:
+        super().clear()
+        self.media.clear()
+
+    def answer(self, entry: dict[str, Any]) -> tuple[int, Any] | tuple[int, Any, dict]:
+        if entry["method"] == "GET":
+            return self._get_media(entry)
         if entry["method"] == "POST" and entry["path"].endswith("/Messages.json"):
             sid = f"SM{len(self.requests):032d}"
             params = entry["params"]
@@ -129,3 +234,21 @@ class FakeTwilio(FakeServer):
 
     def messages(self) -> list[dict[str, Any]]:
         return [r["params"] for r in self.requests if r["path"].endswith("/Messages.json")]
+
+    def _get_media(self, entry: dict[str, Any]) -> tuple[int, Any] | tuple[int, Any, dict]:
+        path, _, _query = entry["path"].partition("?")
+        for media in self.media.values():
+            if media["file"] == path:  # the file host: the signed URL is the permission
+                return 200, Raw(media["data"], media["type"], media["chunked"])
+        media = self.media.get(path)
+        if media is None:
+            return 404, {"code": 20404, "message": "not found", "status": 404}
+        if entry["headers"].get("Authorization") != self._basic(path.split("/")[3]):
+            return 401, {"code": 20003, "message": "Authenticate", "status": 401}
+        if media["redirect"]:
+            signed = f"{media['redirect']}{media['file']}?Expires=1764000000&Signature=s3cr3t"
+            return 307, {}, {"Location": signed}
+        return 200, Raw(media["data"], media["type"], media["chunked"])
+
+    def _basic(self, account: str) -> str:
+        return "Basic " + base64.b64encode(f"{account}:{self.auth_token}".encode()).decode()

@@ -16,8 +16,8 @@ from bot.engine import Profile, State, step
 from bot.message import Inbound
 
 TODAY = dt.date(2026, 11, 29)
-ANSWERS = {"text": ["Tijuana"], "date": ["15/01/2027"], "time": ["10:00"],
-           "number": ["2"], "location": ["Tapachula"], "media": ["x"], "yes_no": ["1", "2"]}
+ANSWERS = {"text": ["Tijuana"], "date": ["15/01/2027", "01/06/2026"], "time": ["10:00"],
+           "number": ["2"], "location": ["Tapachula"], "media": ["x", "1"], "yes_no": ["1", "2"]}
 
 
 class Finds:
@@ -34,7 +34,10 @@ class Finds:
 
 
 def walk(content, lang, lookups):
-    todo, seen, endings = [State("menu", content.flows["menu"].start)], set(), []
+    starts = [("menu", content.flows["menu"].start)]
+    starts += [content.resolve(target, "") for _kw, target in content.keywords.values()]
+    todo = [State(*start) for start in starts if waits(content.node(*start))]
+    seen, endings = set(), []
     while todo:
         state = todo.pop()
         if (state.flow, state.node) in seen:

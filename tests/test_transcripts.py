@@ -7,6 +7,7 @@ diff before committing it.
 """
 
 import os
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -25,10 +26,15 @@ yaml.SafeDumper.add_representer(
     Literal, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|"))
 
 
+# A recovery phrase is random: four words and two digits, alone on a line.
+PHRASE = re.compile(r"^(?:[a-z]+ ){4}\d{2}$", re.MULTILINE)
+
+
 def sms_replies(response) -> str:
     assert response.status_code == 200
     root = ET.fromstring(response.data)
-    return "\n---\n".join(m.text or "" for m in root.iter("Message"))
+    text = "\n---\n".join(m.text or "" for m in root.iter("Message"))
+    return PHRASE.sub("<recovery phrase>", text)
 
 
 @pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.yaml")), ids=lambda p: p.stem)

@@ -6,12 +6,12 @@ import logging
 from functools import cache
 
 from bot.channels.render import as_bodies, as_telegram
+from bot.connection import connect
 from bot.crypto import Keyring
 from bot.message import Option, Reply
 from bot.outbound import TelegramSender, TwilioSender
 from bot.settings import Settings
 from bot.store import Store
-from bot.web import connect
 
 log = logging.getLogger("faro.worker")
 

@@ -24,13 +24,17 @@ or another flow's node (``settings.language``).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ACTIONS = ("set_language", "opt_out", "opt_in", "delete_contact", "save_appointment",
-           "cancel_appointment", "report_scam")
-LOOKUPS = ("shelters_near", "shelters_in_city", "check_message", "match_alert", "appointments")
+Action = Literal["set_language", "opt_out", "opt_in", "delete_contact", "save_appointment",
+                 "cancel_appointment", "report_scam", "evidence_open", "evidence_add",
+                 "evidence_share", "evidence_delete", "recovery_new", "recover"]
+LookupName = Literal["shelters_near", "shelters_in_city", "check_message", "match_alert",
+                     "appointments", "case", "evidence_items", "organizations"]
+ACTIONS = get_args(Action)
+LOOKUPS = get_args(LookupName)
 INPUTS = ("text", "yes_no", "date", "time", "number", "location", "media")
 
 
@@ -72,6 +76,8 @@ class AskNode(NodeBase):
     min: int | None = None
     max: int | None = None
     allow_text: bool = False  # location: accept a typed place name too
+    allow_media: bool = False  # text: accept a voice note or a file instead of words
+    on_skip: str = ""  # offer "I am done" (1, or a done word); it leads here
 
 
 class LanguageNode(NodeBase):
@@ -81,8 +87,7 @@ class LanguageNode(NodeBase):
 
 class ActionNode(Strict):
     type: Literal["action"]
-    action: Literal["set_language", "opt_out", "opt_in", "delete_contact", "save_appointment",
-                    "cancel_appointment", "report_scam"]
+    action: Action
     args: dict[str, str] = {}
     next: str = ""
     text: str = ""
@@ -100,8 +105,7 @@ class BranchNode(Strict):
 
 class LookupNode(Strict):
     type: Literal["lookup"]
-    lookup: Literal["shelters_near", "shelters_in_city", "check_message", "match_alert",
-                    "appointments"]
+    lookup: LookupName
     args: dict[str, str] = {}
     text: str = ""
     item: str = Field(min_length=1)
@@ -136,7 +140,7 @@ def targets(node: Node) -> list[tuple[str, str]]:
         pairs += [(f"option {i}", o.go) for i, o in enumerate(node.options, 1)]
     if isinstance(node, BranchNode):
         pairs += [(f"case {k!r}", v) for k, v in node.cases.items()] + [("default", node.default)]
-    for name in ("next", "if_yes", "if_no", "if_empty"):
+    for name in ("next", "if_yes", "if_no", "if_empty", "on_skip"):
         value = getattr(node, name, "")
         if value:
             pairs.append((name, value))

@@ -30,7 +30,7 @@ BUNDLED = Path(__file__).resolve().parents[2]
 RESERVED = ("keywords.yaml", "languages.yaml", "messages.yaml")
 REQUIRED_MESSAGES = (
     "retry_menu", "retry_text", "retry_yes_no", "retry_date", "retry_number", "retry_location",
-    "retry_media", "retry_time", "lost", "checked_on", "yes", "no", "error",
+    "retry_media", "retry_time", "lost", "skip", "checked_on", "yes", "no", "error",
 )
 REQUIRED_FLOWS = ("welcome", "menu")
 ENDINGS = ("delete_contact", "opt_out")  # actions after which silence is what the person asked
@@ -228,7 +228,7 @@ def _load_keywords(folders: list[Path], problems: list[str]):
     answers = {
         kind: {normalize(str(w)) for words in (raw.get("answers", {}).get(kind) or {}).values()
                for w in words}
-        for kind in ("yes", "no")
+        for kind in ("yes", "no", "done")
     }
     return keywords, answers, str(raw.get("location") or "")
 
