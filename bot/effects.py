@@ -119,6 +119,7 @@ class Effects:
         address = normalize_address(msg.channel, msg.address)
         sealed = crypto.encrypt(self.store.keyring.unwrap(home, wrapped), address, home)
         self.recovery.link(session.direct, home, sealed, msg.key_space)
+        self.store.redis.delete(keys.conversation(home))  # start afresh at the menu
         if session.new and session.cid != home:
             # The record this new phone started just to recover is not needed any more.
             self.store.redis.delete(keys.contact(session.cid), keys.conversation(session.cid))

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
 from argon2 import PasswordHasher
 
+from bot import keys
+from bot.evidence import Cases, signing_key
+from bot.media import LocalMediaStore
 from bot.staff import accounts
 from bot.staff.accounts import Account, Accounts
 
 PASSWORD = "correct horse battery staple"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+PDF = b"%PDF-1.4\n% a denuncia\n%%EOF\n"
+ACCOUNT = "Me retuvieron tres días en Reynosa y perdí la cita."
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 # The real parameters cost 64 MiB and a sixth of a second per hash; tests check the flow.
 QUICK = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -61,3 +68,22 @@ class Console:
     def sign_out(self) -> Any:
         """Post the sign-out form from the dashboard."""
         return self.post("/staff/logout")
+
+
+def make_case(app: Any, org: str = "al-otro-lado") -> str:
+    """A Spanish speaker's case (two texts, a photo, a document) shared with `org`; its code."""
+    faro = app.extensions["faro"]
+    keyring, redis = faro.store.keyring, faro.redis
+    cid = keyring.contact_id("sms", "+5215512345678")
+    data_key, wrapped = keyring.new_data_key(cid)
+    redis.hset(keys.contact(cid), mapping={"k": wrapped, "l": "es"})
+    book = Cases(redis, LocalMediaStore(faro.settings.media_dir),
+                 signing_seed=signing_key(faro.settings.data_key))
+    now = dt.datetime(2026, 1, 5, 14, 3, tzinfo=dt.UTC)
+    code = book.open(cid, data_key, now)
+    book.add_text(cid, data_key, "event", "kidnapping", now)
+    book.add_text(cid, data_key, "account", ACCOUNT, now)
+    book.add_media(cid, data_key, "photo", PNG, "image/png", now)
+    book.add_media(cid, data_key, "document", PDF, "application/pdf", now)
+    book.share(cid, org, now)
+    return code

@@ -197,6 +197,16 @@ def test_real_hashes_use_argon2id_with_the_recommended_cost(monkeypatch, app, re
     assert stored.startswith(b"$argon2id$v=19$m=65536,t=3,p=4$")
 
 
+def test_a_hash_made_with_old_parameters_is_renewed_at_sign_in(monkeypatch, app, redis_client):
+    monkeypatch.undo()
+    add_staff(app, "old@example.org", "admin")  # hashed with the real (here: "old") cost
+    quick_hashes(monkeypatch)
+    book = Accounts(redis_client, app.extensions["faro"].settings.data_key)
+    assert book.verify("old@example.org", PASSWORD) is not None
+    renewed = redis_client.hget(keys.staff(book.sid_for("old@example.org")), "pw")
+    assert renewed.startswith(b"$argon2id$v=19$m=1024,t=1,p=1$")
+
+
 @pytest.mark.parametrize("email,role,password,problem", [
     ("not-an-email", "legal", PASSWORD, "email"),
     ("a@example.org", "janitor", PASSWORD, "role"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import re
@@ -11,13 +10,8 @@ import zipfile
 import pytest
 
 from bot import audit, create_app, keys
-from bot.evidence import Cases, signing_key
-from bot.media import LocalMediaStore
-from tests.staff_helpers import Console, add_staff, quick_hashes
-
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
-PDF = b"%PDF-1.4\n% a denuncia\n%%EOF\n"
-ACCOUNT = "Me retuvieron tres días en Reynosa y perdí la cita."
+from bot.evidence import Cases
+from tests.staff_helpers import ACCOUNT, PDF, PNG, Console, add_staff, make_case, quick_hashes
 
 
 @pytest.fixture(autouse=True)
@@ -33,21 +27,7 @@ def app(config, tmp_path):
 @pytest.fixture
 def case(app) -> str:
     """A case with text, a photo and a document, shared with Al Otro Lado; its code."""
-    faro = app.extensions["faro"]
-    keyring, redis = faro.store.keyring, faro.redis
-    cid = keyring.contact_id("sms", "+5215512345678")
-    data_key, wrapped = keyring.new_data_key(cid)
-    redis.hset(keys.contact(cid), mapping={"k": wrapped, "l": "es"})
-    book = Cases(redis, LocalMediaStore(faro.settings.media_dir),
-                 signing_seed=signing_key(faro.settings.data_key))
-    now = dt.datetime(2026, 1, 5, 14, 3, tzinfo=dt.UTC)
-    code = book.open(cid, data_key, now)
-    book.add_text(cid, data_key, "event", "kidnapping", now)
-    book.add_text(cid, data_key, "account", ACCOUNT, now)
-    book.add_media(cid, data_key, "photo", PNG, "image/png", now)
-    book.add_media(cid, data_key, "document", PDF, "application/pdf", now)
-    book.share(cid, "al-otro-lado", now)
-    return code
+    return make_case(app)
 
 
 @pytest.fixture

@@ -1,0 +1,199 @@
+"""The evidence kit end to end: consent, answers, media on every channel, recovery, erasure.
+
+Through the real webhooks, store, engine, RQ worker and fakes of Twilio and Telegram.
+"""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from rq import SimpleWorker
+
+from bot import keys
+from bot.message import Inbound
+from tests.conftest import twiml_messages
+from worker import media, retention
+from worker.queues import queue
+
+PHONE = "+5215512345678"
+CHAT = 700100200
+WHATSAPP = "+5216641234567"
+PDF = b"%PDF-1.7\n" + b"PDF-EVIDENCE-BYTES " * 50
+JPEG = b"\xff\xd8\xff\xe0" + b"JFIF-EVIDENCE-PHOTO-BYTES-" * 40
+STORY = "Me secuestraron en la central de autobuses de Reynosa el 18 de enero"
+NOTE = "El comandante se llamaba Ortega"
+ANSWERS = ["3", "1", "20/01/2025", "7", "ABC123", "1", "18/01/2025", "Reynosa", "1",
+           "CI-FGR-2025-0042"]
+
+
+@pytest.fixture
+def config(config, tmp_path):
+    return {**config, "FARO_MEDIA_DIR": str(tmp_path / "media")}
+
+
+@pytest.fixture(autouse=True)
+def fresh_worker(worker_env):
+    media._content.cache_clear()
+    yield
+    media._content.cache_clear()
+
+
+def sms(channels, text, **extra):
+    return "\n".join(twiml_messages(channels.sms(text, sender=PHONE, **extra)))
+
+
+def work(redis_client):
+    SimpleWorker([queue(redis_client)], connection=redis_client).work(burst=True)
+
+
+def cid_of(app, channel, address):
+    return app.extensions["faro"].store.contact_id(Inbound(channel, address))
+
+
+def record_on_sms(channels, fake_twilio, redis_client):
+    for text in ["hola", "1", *ANSWERS]:
+        sms(channels, text)
+    url = fake_twilio.add_media(JPEG, "image/jpeg")
+    out = sms(channels, "", NumMedia="1", MediaUrl0=url, MediaContentType0="image/jpeg")
+    assert "Recibido. Lo estoy guardando." in out
+    work(redis_client)
+    sms(channels, "1")
+    return sms(channels, STORY)
+
+
+def everything_stored(redis_client, media_dir: Path) -> list[bytes]:
+    blobs = []
+    for key in redis_client.scan_iter("*"):
+        blobs.append(key)
+        kind = redis_client.type(key)
+        if kind == b"string":
+            blobs.append(redis_client.get(key))
+        elif kind == b"hash":
+            blobs += [b for pair in redis_client.hgetall(key).items() for b in pair]
+        elif kind == b"list":
+            blobs += redis_client.lrange(key, 0, -1)
+        elif kind in (b"set", b"zset"):
+            blobs += list(redis_client.zrange(key, 0, -1) if kind == b"zset"
+                          else redis_client.smembers(key))
+        elif kind == b"stream":
+            blobs += [b for _, f in redis_client.xrange(key) for pair in f.items() for b in pair]
+    blobs += [p.read_bytes() for p in media_dir.rglob("*") if p.is_file()]
+    return blobs
+
+
+def test_declining_consent_stores_nothing(channels, redis_client, app):
+    for text in ["hola", "1", "3"]:
+        sms(channels, text)
+    assert "No se guardó nada." in sms(channels, "2")
+    assert list(redis_client.scan_iter("faro:ev*")) == []
+    assert not Path(app.extensions["faro"].settings.media_dir).exists() or not any(
+        Path(app.extensions["faro"].settings.media_dir).iterdir())
+
+
+def test_a_full_record_on_sms_is_saved_and_reviewable(channels, fake_twilio, redis_client,
+                                                      app):
+    out = record_on_sms(channels, fake_twilio, redis_client)
+    assert "Tu registro está guardado." in out and "Tu frase de recuperación es:" in out
+    sms(channels, "2")  # do not share now
+    review = sms(channels, "3")
+    assert "2. La cita: 2025-01-20 | Reynosa (Hidalgo) | ABC123" in review
+    assert "3. Qué pasó: Secuestro" in review
+    assert "6. Denuncia o queja hecha: Sí, denuncia en la Fiscalía (carpeta) | " \
+           "CI-FGR-2025-0042" in review
+    assert "7. Foto: image/jpeg" in review
+    assert f"8. Lo que cuenta la persona: {STORY[:60]}…" in review
+    told = [m["Body"] for m in fake_twilio.messages()]
+    assert any("Guardado de forma segura en tu registro" in body for body in told)
+
+
+def test_nothing_readable_is_stored_after_records_on_every_channel(
+        channels, fake_twilio, fake_telegram, redis_client, app):
+    record_on_sms(channels, fake_twilio, redis_client)
+    for text in ["hola", "1", "3", "1", "20/01/2025", "1", "1", "2", "18/01/2025", "Tijuana",
+                 "4"]:
+        channels.tg_text(text, chat=CHAT)
+    fake_telegram.add_file("PHOTO1", JPEG + b"TG", "photos/file_1.jpg")
+    photo = [{"file_id": "PHOTO1", "file_unique_id": "u1", "width": 800, "height": 600}]
+    assert channels.tg_text("", chat=CHAT, photo=photo).status_code == 200
+    work(redis_client)
+    channels.tg_text("1", chat=CHAT)
+    channels.tg_text(NOTE, chat=CHAT)
+    for text in ["hola", "2", "3", "yes", "20/01/2025", "2", "1", "3", "18/01/2025",
+                 "Mexicali", "4"]:
+        twiml_messages(channels.whatsapp(text, sender=WHATSAPP))
+    url = fake_twilio.add_media(PDF, "application/pdf")
+    twiml_messages(channels.whatsapp("", sender=WHATSAPP, NumMedia="1", MediaUrl0=url,
+                                     MediaContentType0="application/pdf"))
+    work(redis_client)
+    stored = everything_stored(redis_client, Path(app.extensions["faro"].settings.media_dir))
+    assert redis_client.llen(keys.case_items(cid_of(app, "whatsapp", WHATSAPP))) >= 6
+    secrets = [PHONE, PHONE[1:], "5512345678", str(CHAT), STORY, NOTE, "ABC123",
+               "CI-FGR-2025-0042", "Ana", WHATSAPP, WHATSAPP[1:]]
+    for secret in secrets:
+        assert not any(secret.encode() in blob for blob in stored), secret
+    assert not any(b"JFIF-EVIDENCE-PHOTO-BYTES" in blob for blob in stored)
+    assert not any(b"PDF-EVIDENCE-BYTES" in blob for blob in stored)
+
+
+def test_deleting_my_data_leaves_no_key_and_no_file_of_the_contact(
+        channels, fake_twilio, redis_client, app):
+    record_on_sms(channels, fake_twilio, redis_client)
+    cid = cid_of(app, "sms", PHONE)
+    code = app.extensions["faro"].conversations.sources.cases.code(cid)
+    media_dir = Path(app.extensions["faro"].settings.media_dir)
+    assert any(media_dir.iterdir())
+    sms(channels, "borrar mis datos")
+    assert "Borramos tus datos" in sms(channels, "1")
+    for key in redis_client.scan_iter("*"):
+        assert cid.encode() not in key, key
+        assert code.replace("-", "").encode() not in key, key
+    assert not any(p.is_file() for p in media_dir.rglob("*"))
+    for key in redis_client.scan_iter("faro:rp:*"):
+        raise AssertionError(f"recovery phrase left behind: {key!r}")
+
+
+def phrase_in(text: str) -> str:
+    lines = text.splitlines()
+    return lines[lines.index("Tu frase de recuperación es:") + 1]
+
+
+def test_a_recovery_phrase_moves_the_record_to_a_new_phone(channels, fake_twilio,
+                                                           redis_client, app):
+    phrase = phrase_in(record_on_sms(channels, fake_twilio, redis_client))
+    assert "Escribe tu frase" in channels_tg(channels, "recuperar")
+    assert "Este teléfono ya tiene tu registro" in channels_tg(channels, phrase.upper())
+    assert "¿Qué necesitas?" in channels_tg(channels, "hola")
+    assert "tiene 8 cosas guardadas" in channels_tg(channels, "3")
+    # The old phone (perhaps in a kidnapper's hands) now gets a new, empty contact.
+    assert "Elige tu idioma" in sms(channels, "hola")
+    sms(channels, "1")
+    assert "Faro puede guardar un registro privado" in sms(channels, "3")
+
+
+def channels_tg(channels, text):
+    response = channels.tg_text(text, chat=CHAT)
+    assert response.status_code == 200
+    return response.get_json().get("text", "")
+
+
+def test_a_wrong_phrase_is_refused_and_tries_are_limited(channels):
+    channels_tg(channels, "hola")
+    channels_tg(channels, "1")
+    for _ in range(5):
+        channels_tg(channels, "recuperar")
+        assert "no coinciden" in channels_tg(channels, "luna rio casa verde 07")
+    channels_tg(channels, "recuperar")
+    assert "Demasiados intentos" in channels_tg(channels, "luna rio casa verde 07")
+
+
+def test_retention_erases_contacts_idle_too_long_and_keeps_others(
+        channels, fake_twilio, redis_client, app):
+    record_on_sms(channels, fake_twilio, redis_client)
+    channels.tg_text("hola", chat=CHAT)
+    old = cid_of(app, "sms", PHONE)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=366)
+    redis_client.hset(keys.contact(cid_of(app, "telegram", str(CHAT))), "t",
+                      int(later.timestamp()))
+    assert retention.sweep(later, reschedule=False) == {"contacts": 1, "cases": 0}
+    assert not redis_client.exists(keys.contact(old))
+    assert redis_client.exists(keys.contact(cid_of(app, "telegram", str(CHAT))))
