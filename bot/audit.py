@@ -23,7 +23,7 @@ REFUSED = frozenset(("text", "body", "message", "phone", "address", "email", "pa
 # What the console and the CLI record; other modules may record more.
 ACTIONS = (
     "signin.ok", "signin.failed", "signout", "audit.view", "scams.view", "scams.texts",
-    "case.denied", "case.view", "case.media", "case.export", "staff.add",
+    "access.denied", "case.denied", "case.view", "case.media", "case.export", "staff.add",
 )
 
 

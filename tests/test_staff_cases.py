@@ -62,11 +62,16 @@ def test_a_shared_case_opens_for_legal_aid_of_that_organization(app, case, staff
 
 
 @pytest.mark.parametrize("who", ["other_legal", "coordinator", "admin"])
-def test_anyone_else_gets_404_as_for_a_code_that_does_not_exist(app, case, staff, who):
+def test_anyone_else_gets_404_as_for_a_code_that_does_not_exist(app, case, staff, who,
+                                                                  redis_client):
     console = signed_in(app, staff[who])
-    for path in (f"/staff/cases/{case}", f"/staff/cases/{case}/media/3",
-                 f"/staff/cases/{case}/export"):
+    paths = (f"/staff/cases/{case}", f"/staff/cases/{case}/media/3",
+             f"/staff/cases/{case}/export")
+    for path in paths:
         assert console.client.get(path).status_code == 404, path
+    tried = audit.read(redis_client, 3, action="access" if who != "other_legal" else "case")
+    assert [e.action for e in tried] == ["access.denied" if who != "other_legal"
+                                         else "case.denied"] * 3
 
 
 def test_an_unshared_code_and_an_unknown_code_look_the_same(app, case, staff, redis_client):

@@ -73,6 +73,7 @@ def require(*roles: str, hide: bool = False) -> Callable:
                 back = request.full_path.rstrip("?") if request.method == "GET" else None
                 return redirect(url_for("staff.auth.login", next=back))
             if roles and g.staff.role not in roles:
+                record("access.denied", request.path, method=request.method)
                 abort(404 if hide else 403)
             return view(*args, **kwargs)
 
