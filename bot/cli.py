@@ -44,7 +44,9 @@ def serve(host: str, port: int, data: str) -> None:
     try:
         app = create_app()
         base = f"http://{host}:{port}"
+        logins = demo_logins(app)
         click.echo(f"\nFaro is running (development).\n  Simulator: {base}/simulator\n"
+                   f"  Console:   {base}/staff/\n{logins}"
                    f"  Health:    {base}/healthz\n  Redis:     {os.environ['REDIS_URL']}\n"
                    "Press Ctrl+C to stop.\n")
         run_simple(host, port, app, threaded=True, use_reloader=False)
@@ -53,6 +55,31 @@ def serve(host: str, port: int, data: str) -> None:
         worker.wait(timeout=15)
         if server is not None:
             server.stop()
+
+
+DEMO_PASSWORD = "faro-demo-password"  # development only: `serve` refuses to run otherwise
+DEMO_ACCOUNTS = (("admin@faro.test", "Demo admin", "Faro demo", "admin"),
+                 ("legal@faro.test", "Demo legal aid", "Faro demo legal aid", "legal"))
+
+
+def demo_logins(app) -> str:
+    """Create the demo console accounts if missing; the lines that tell how to sign in."""
+    from bot.errors import FaroError
+    from bot.staff.accounts import Accounts
+
+    faro = app.extensions["faro"]
+    if not faro.settings.development:
+        return ""
+    book = Accounts(faro.redis, faro.settings.data_key)
+    lines = []
+    for email, name, org, role in DEMO_ACCOUNTS:
+        if book.get(book.sid_for(email)) is None:
+            try:
+                book.add(email, name, org, role, DEMO_PASSWORD)
+            except FaroError:
+                continue
+        lines.append(f"             {role}: {email} / {DEMO_PASSWORD}\n")
+    return "".join(lines)
 
 
 @main.command()

@@ -54,6 +54,7 @@ class Settings:
     media_dir: str
     media_max_bytes: int
     retention_days: int
+    proxy_hops: int
 
     @property
     def development(self) -> bool:
@@ -101,6 +102,7 @@ class Settings:
             media_dir=str(env.get("FARO_MEDIA_DIR", ".faro/media")),
             media_max_bytes=_int(env, "FARO_MEDIA_MAX_BYTES", 16 * 1024 * 1024),
             retention_days=_int(env, "FARO_RETENTION_DAYS", 365),
+            proxy_hops=_int(env, "FARO_PROXY_HOPS", 0),
         )
 
     def public(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import redis
 from flask import Flask, Response, g, jsonify, request
 from rq import Queue
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot import places
 from bot.alerts import AlertLog
@@ -85,6 +86,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                       TESTING=settings.mode == "test", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"))
+    if settings.proxy_hops:
+        # Behind a load balancer, trust its X-Forwarded-For/-Proto (for sign-in limits).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,
+                                x_proto=settings.proxy_hops)
     app.extensions["faro"] = build(settings)
     from bot import staff
     from bot.channels import simulator, telegram, twilio
