@@ -74,7 +74,7 @@ class Effects:
             self.reports.add(str(effect["text"]), now)  # no contact id: reports are anonymous
 
     def _delete_contact(self, session: Session, msg: Inbound, effect: dict, now) -> None:
-        erase_contact(self.store.redis, self.cases, self.recovery, session.cid)
+        erase_contact(self.store, self.cases, self.recovery, session.cid)
 
     def _evidence_open(self, session: Session, msg: Inbound, effect: dict, now) -> None:
         self.cases.open(session.cid, session.data_key, now)
@@ -113,11 +113,11 @@ class Effects:
         if not self.recovery.allowed(session.direct):
             return "recovery_wait", {}
         home = self.recovery.owner(str(effect.get("phrase", "")))
-        wrapped = self.store.redis.hget(keys.contact(home), "k") if home else None
-        if not home or not wrapped:
+        data_key = self.store.data_key(home) if home else None
+        if not home or data_key is None:
             return "not_recovered", {}
         address = normalize_address(msg.channel, msg.address)
-        sealed = crypto.encrypt(self.store.keyring.unwrap(home, wrapped), address, home)
+        sealed = crypto.encrypt(data_key, address, home)
         self.recovery.link(session.direct, home, sealed, msg.key_space)
         self.store.redis.delete(keys.conversation(home))  # start afresh at the menu
         if session.new and session.cid != home:

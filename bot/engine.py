@@ -189,8 +189,13 @@ class _Run:
             found = []
         self.vars.pop("_choices", None)
         self.after_lookup = node.next if found or not node.if_empty else node.if_empty
+        if node.save and not node.choose:
+            self.vars[node.save] = str(found[0].get("id", "")) if found else ""
         if not found:
-            self.replies.append(Reply(self.render(node.empty, node.facts)))
+            if node.empty:
+                self.replies.append(Reply(self.render(node.empty, node.facts)))
+            return False
+        if not node.item:
             return False
         items = [self.render(node.item, node.facts, item=i) for i in found]
         header = self.render(node.text, node.facts, count=len(found)) if node.text else ""

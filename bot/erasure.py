@@ -7,17 +7,17 @@ key goes with the contact record, so any copy of their media that survives elsew
 
 from __future__ import annotations
 
-import redis
-
 from bot import keys
 from bot.appointments import Appointments
 from bot.evidence import Cases
 from bot.recovery import Recovery
+from bot.store import Store
 
 
-def erase_contact(client: redis.Redis, cases: Cases, recovery: Recovery, cid: str) -> None:
-    """Erase everything Faro keeps about contact `cid`, its data key last."""
-    Appointments(client).delete_all(cid)
+def erase_contact(store: Store, cases: Cases, recovery: Recovery, cid: str) -> None:
+    """Erase everything Faro keeps about contact `cid`, its data key first."""
+    store.keystore.delete(cid)  # from here on, every copy of the contact's data is unreadable
+    Appointments(store.redis).delete_all(cid)
     cases.delete(cid)
     recovery.forget(cid)
-    client.delete(keys.conversation(cid), keys.contact(cid))
+    store.redis.delete(keys.conversation(cid), keys.contact(cid))

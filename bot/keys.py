@@ -8,6 +8,9 @@ channel and address, never the address itself):
 - ``faro:s:<cid>``: string, the conversation state (flow, node, answers).
   Expires after ``FARO_CONVERSATION_TTL`` seconds idle.
 - ``faro:l:<cid>``: string, the per-contact lock token. Expires by itself.
+- ``faro:k:<cid>``: string, the contact's data key, wrapped by the master key. In
+  production it lives in the separate keystore Redis (bot/keystore.py), so that erasing
+  it makes every copy of the contact's data, backups included, unreadable.
 - ``faro:al:<cid>``: string, the contact an address was linked to by a recovery phrase
   (the address's own id -> the contact's id). ``faro:als:<cid>``: set, the ids linked
   to a contact, so deletion and a new recovery can find them.
@@ -93,6 +96,11 @@ def conversation(cid: str) -> str:
 def lock(cid: str) -> str:
     """Key of a contact's lock."""
     return f"{PREFIX}:l:{{{cid}}}"
+
+
+def data_key(cid: str) -> str:
+    """Key of a contact's wrapped data key (in the keystore)."""
+    return f"{PREFIX}:k:{{{cid}}}"
 
 
 def alias(cid: str) -> str:

@@ -179,3 +179,8 @@ class Lookups:
 
     def _organizations(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
         return [{"id": oid, "name": name} for oid, name in self.sources.organizations()]
+
+    def _evidence_missing(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        have = {item.kind for item in self.sources.cases.items(self.cid, self.data_key)}
+        steps = ("appointment", "event", "when", "where", "report", "account")
+        return [{"id": step} for step in steps if step not in have][:1]

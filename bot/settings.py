@@ -55,6 +55,7 @@ class Settings:
     media_max_bytes: int
     retention_days: int
     proxy_hops: int
+    keystore_url: str
 
     @property
     def development(self) -> bool:
@@ -103,6 +104,7 @@ class Settings:
             media_max_bytes=_int(env, "FARO_MEDIA_MAX_BYTES", 16 * 1024 * 1024),
             retention_days=_int(env, "FARO_RETENTION_DAYS", 365),
             proxy_hops=_int(env, "FARO_PROXY_HOPS", 0),
+            keystore_url=str(env.get("FARO_KEYSTORE_URL", "")),
         )
 
     def public(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from bot import crypto, keys
 from bot.crypto import Keyring
 from bot.engine import Profile, State, Step
 from bot.errors import BadRequest, ContactBusy, StoreUnavailable
+from bot.keystore import Keystore
 from bot.message import Inbound
 
 RELEASE = """
@@ -70,9 +71,10 @@ class Store:
     """Faro's state in Redis, as the conversation pipeline needs it."""
 
     def __init__(self, client: redis.Redis, keyring: Keyring, *, conversation_ttl: int,
-                 dedupe_ttl: int, lock_timeout_ms: int):
+                 dedupe_ttl: int, lock_timeout_ms: int, keystore: Keystore | None = None):
         self.redis = client
         self.keyring = keyring
+        self.keystore = keystore or Keystore(client, shared=True)
         self.conversation_ttl = conversation_ttl
         self.dedupe_ttl = dedupe_ttl
         self.lock_timeout_ms = lock_timeout_ms
@@ -92,7 +94,7 @@ class Store:
         token = os.urandom(8).hex()
         seen_key = keys.seen(msg.channel, msg.message_id) if msg.message_id else ""
         while True:
-            seen, record, sealed, alias = self._acquire(cid, token, seen_key)
+            seen, record, sealed, alias, wrapped = self._acquire(cid, token, seen_key)
             target = self._route(direct, cid, record, alias)
             if target == cid:
                 break
@@ -101,7 +103,7 @@ class Store:
         if seen:
             self.release(cid, token)
             return None
-        session = self._session(cid, token, seen_key, record, sealed, msg)
+        session = self._session(cid, token, seen_key, record, wrapped, sealed)
         session.direct = direct
         return session
 
@@ -134,15 +136,19 @@ class Store:
         pipe.hgetall(keys.contact(cid))
         pipe.get(keys.conversation(cid))
         pipe.get(keys.alias(cid))
+        if self.keystore.shared:
+            pipe.get(keys.data_key(cid))
         try:
             out = pipe.execute()
+            if not self.keystore.shared:  # a separate keystore costs one more round trip
+                record = out[2 if seen_key else 1]
+                out.append(self.keystore.get(cid) if out[0] and record else None)
         except redis.RedisError as exc:
             raise StoreUnavailable(str(exc)) from exc
         return out if seen_key else [out[0], 0, *out[1:]]
 
-    def _session(self, cid, token, seen_key, record, sealed, msg: Inbound) -> Session:
-        if record.get(b"k"):
-            wrapped = record[b"k"]
+    def _session(self, cid, token, seen_key, record, wrapped, sealed) -> Session:
+        if record and wrapped:
             data_key = self.keyring.unwrap(cid, wrapped)
             profile = Profile(lang=record.get(b"l", b"").decode(),
                               opted_out=record.get(b"o") == b"1")
@@ -183,8 +189,9 @@ class Store:
                                   "o": "1" if result.profile.opted_out else "0", "t": now}
         if session.new:
             address = normalize_address(msg.channel, msg.address)
-            fields.update({"k": session.wrapped_key, "ch": msg.key_space, "t0": now,
+            fields.update({"ch": msg.key_space, "t0": now,
                            "a": crypto.encrypt(session.data_key, address, session.cid)})
+            self.keystore.put(session.cid, session.wrapped_key, pipe)
         pipe.hset(keys.contact(session.cid), mapping=fields)
         pipe.hincrby(keys.contact(session.cid), "n", 1)
 
@@ -193,10 +200,15 @@ class Store:
         with contextlib.suppress(redis.RedisError):  # the lock expires by itself anyway
             self._release(keys=[keys.lock(cid)], args=[token])
 
+    def data_key(self, cid: str) -> bytes | None:
+        """The data key of contact `cid`, unwrapped; None once the contact is erased."""
+        wrapped = self.keystore.get(cid)
+        return self.keyring.unwrap(cid, wrapped) if wrapped else None
+
     def address(self, cid: str) -> tuple[str, str] | None:
         """The (key space, address) of a contact, decrypted; None when it is gone."""
-        record = self.redis.hmget(keys.contact(cid), ["k", "a", "ch"])
-        if not record[0] or not record[1]:
+        sealed, space = self.redis.hmget(keys.contact(cid), ["a", "ch"])
+        data_key = self.data_key(cid) if sealed else None
+        if data_key is None:
             return None
-        data_key = self.keyring.unwrap(cid, record[0])
-        return record[2].decode(), crypto.decrypt(data_key, record[1], cid)
+        return space.decode(), crypto.decrypt(data_key, sealed, cid)

@@ -19,7 +19,7 @@ from bot import places
 from bot.alerts import AlertLog
 from bot.appointments import Appointments
 from bot.casefile import signing_key
-from bot.connection import connect
+from bot.connection import connect, keystore
 from bot.content import Content, load_content
 from bot.conversation import Conversations
 from bot.crypto import Keyring
@@ -59,7 +59,8 @@ def build(settings: Settings) -> Faro:
     content = load_content(settings.content_dir or None)
     store = Store(client, Keyring(settings.data_key),
                   conversation_ttl=settings.conversation_ttl, dedupe_ttl=settings.dedupe_ttl,
-                  lock_timeout_ms=settings.lock_timeout_ms)
+                  lock_timeout_ms=settings.lock_timeout_ms,
+                  keystore=keystore(settings, client))
     shelters = Shelters(Directory(client), content.data.get("shelters", {}).get("shelters", []))
     cases = Cases(client, LocalMediaStore(settings.media_dir),
                   signing_seed=signing_key(settings.data_key))

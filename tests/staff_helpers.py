@@ -76,7 +76,8 @@ def make_case(app: Any, org: str = "al-otro-lado") -> str:
     keyring, redis = faro.store.keyring, faro.redis
     cid = keyring.contact_id("sms", "+5215512345678")
     data_key, wrapped = keyring.new_data_key(cid)
-    redis.hset(keys.contact(cid), mapping={"k": wrapped, "l": "es"})
+    redis.hset(keys.contact(cid), mapping={"l": "es"})
+    faro.store.keystore.put(cid, wrapped)
     book = Cases(redis, LocalMediaStore(faro.settings.media_dir),
                  signing_seed=signing_key(faro.settings.data_key))
     now = dt.datetime(2026, 1, 5, 14, 3, tzinfo=dt.UTC)

@@ -16,7 +16,6 @@ import redis
 from werkzeug.serving import make_server
 
 from bot import create_app, crypto, keys
-from bot.crypto import Keyring
 from bot.engine import State
 from bot.message import Inbound
 from tests.conftest import twilio_signature, twiml_messages
@@ -37,8 +36,7 @@ def conversation_state(app, msg: Inbound) -> State | None:
     sealed = faro.redis.get(keys.conversation(cid))
     if sealed is None:
         return None
-    data_key = Keyring(faro.settings.data_key).unwrap(cid, faro.redis.hget(keys.contact(cid),
-                                                                              "k"))
+    data_key = faro.store.data_key(cid)
     return State.from_dict(json.loads(crypto.decrypt(data_key, sealed, cid)))
 
 

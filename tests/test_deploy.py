@@ -36,3 +36,10 @@ def test_production_secrets_are_required_not_defaulted():
     env = compose()["services"]["web"]["environment"]
     for name in ("FARO_SECRET_KEY", "FARO_DATA_KEY", "FARO_PUBLIC_URL"):
         assert ":?" in env[name], name
+
+
+def test_data_keys_live_in_their_own_store_apart_from_the_data():
+    services = compose()["services"]
+    assert services["web"]["environment"]["FARO_KEYSTORE_URL"].startswith("redis://keystore")
+    assert "--appendonly yes" in " ".join(services["keystore"]["command"])
+    assert any(v.startswith("media:") for v in services["worker"]["volumes"])

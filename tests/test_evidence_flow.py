@@ -95,7 +95,7 @@ def test_a_full_record_on_sms_is_saved_and_reviewable(channels, fake_twilio, red
     out = record_on_sms(channels, fake_twilio, redis_client)
     assert "Tu registro está guardado." in out and "Tu frase de recuperación es:" in out
     sms(channels, "2")  # do not share now
-    review = sms(channels, "3")
+    review = sms(channels, "4")
     assert "2. La cita: 2025-01-20 | Reynosa (Hidalgo) | ABC123" in review
     assert "3. Qué pasó: Secuestro" in review
     assert "6. Denuncia o queja hecha: Sí, denuncia en la Fiscalía (carpeta) | " \
@@ -197,3 +197,41 @@ def test_retention_erases_contacts_idle_too_long_and_keeps_others(
     assert retention.sweep(later, reschedule=False) == {"contacts": 1, "cases": 0}
     assert not redis_client.exists(keys.contact(old))
     assert redis_client.exists(keys.contact(cid_of(app, "telegram", str(CHAT))))
+
+
+def test_with_a_separate_keystore_a_backup_taken_before_deletion_stays_unreadable(
+        config, redis_server, redis_client, fake_twilio, tmp_path):
+    from bot import create_app
+    from tests.conftest import Channels
+
+    keystore_url = f"{redis_server.url}?db=1" if redis_server.url.startswith("unix") \
+        else redis_server.url.rsplit("/", 1)[0] + "/1"
+    app = create_app({**config, "FARO_KEYSTORE_URL": keystore_url})
+    channels = Channels(app.test_client())
+    record_on_sms(channels, fake_twilio, redis_client)
+    cid = cid_of(app, "sms", PHONE)
+    assert not list(redis_client.scan_iter("faro:k:*")), "no data key in the main Redis"
+    backup = {key: redis_client.dump(key) for key in redis_client.scan_iter("*")}
+    media_dir = Path(app.extensions["faro"].settings.media_dir)
+    files = {p.name: p.read_bytes() for p in media_dir.rglob("*") if p.is_file()}
+    sms(channels, "borrar mis datos")
+    sms(channels, "1")
+    # Restore the old backup and the old media files: the data is back, its key is not.
+    for key, value in backup.items():
+        redis_client.restore(key, 0, value, replace=True)
+    for name, data in files.items():
+        (media_dir / name).write_bytes(data)
+    faro = app.extensions["faro"]
+    assert faro.redis.exists(keys.case_items(cid))
+    assert faro.store.data_key(cid) is None
+    assert "Elige tu idioma" in sms(channels, "hola"), "the restored contact cannot be read"
+
+
+def test_a_person_who_stopped_half_way_continues_where_they_left(channels, redis_client, app):
+    for text in ["hola", "1", "3", "1", "20/01/2025", "7", "ABC123"]:
+        sms(channels, text)
+    redis_client.delete(keys.conversation(cid_of(app, "sms", PHONE)))  # days later
+    sms(channels, "hola")
+    menu = sms(channels, "3")
+    assert "tiene 2 cosas guardadas" in menu and "1. Seguir con mis respuestas" in menu
+    assert "¿Qué pasó?" in sms(channels, "1")

@@ -83,7 +83,7 @@ def cases(settings=None) -> Cases:
 
 def items(cid: str):
     _settings, store = jobs._context()
-    key = store.keyring.unwrap(cid, store.redis.hget(keys.contact(cid), "k"))
+    key = store.data_key(cid)
     return cases().items(cid, key), key
 
 
@@ -259,6 +259,20 @@ def test_the_same_file_twice_gives_one_item(redis_client, fake_twilio):
     assert redis_client.ttl(keys.media_fetched(media.fetch_id(cid, url))) > 0
 
 
+def test_a_file_sent_again_after_a_refusal_is_fetched_again(redis_client, fake_twilio):
+    cid = sms_person()
+    url = fake_twilio.add_media(JPEG, "image/jpeg")
+    fake_twilio.fail_next.append(404)
+    first = run(redis_client, enqueue(redis_client, cid, "photo", url, "image/jpeg"))
+    assert first.return_value() == {"status": "refused", "reason": "failed"}
+
+    again = run(redis_client, enqueue(redis_client, cid, "photo", url, "image/jpeg"))
+    assert again.id == first.id
+    assert again.return_value() == {"status": "saved", "seq": 1}
+    assert [m["Body"] for m in fake_twilio.messages()] == [
+        said("media_failed"), said("media_saved", kind=said("evidence_photo"))]
+
+
 def test_job_holds_no_address_and_says_no_url(redis_client, fake_twilio):
     cid = sms_person()
     url = fake_twilio.add_media(JPEG, "image/jpeg")
@@ -274,7 +288,7 @@ def test_job_holds_no_address_and_says_no_url(redis_client, fake_twilio):
 def test_an_erased_contact_is_not_fetched(redis_client, fake_twilio):
     cid = sms_person()
     url = fake_twilio.add_media(JPEG, "image/jpeg")
-    redis_client.delete(keys.contact(cid))
+    redis_client.delete(keys.contact(cid), keys.data_key(cid))
     job = run(redis_client, enqueue(redis_client, cid, "photo", url, "image/jpeg"))
 
     assert job.return_value() == {"status": "skipped"}

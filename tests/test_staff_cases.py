@@ -130,5 +130,5 @@ def test_the_export_downloads_as_a_zip_and_is_audited(app, case, staff, redis_cl
 
 def test_a_deleted_contact_leaves_nothing_to_open(app, case, staff, redis_client):
     cid = Cases(redis_client, None).cid_for_code(case)
-    redis_client.hdel(keys.contact(cid), "k")  # the data key is gone: crypto-shredded
+    redis_client.delete(keys.data_key(cid))  # the data key is gone: crypto-shredded
     assert signed_in(app, staff["legal"]).client.get(f"/staff/cases/{case}").status_code == 404

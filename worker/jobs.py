@@ -6,7 +6,7 @@ import logging
 from functools import cache
 
 from bot.channels.render import as_bodies, as_telegram
-from bot.connection import connect
+from bot.connection import connect, keystore
 from bot.crypto import Keyring
 from bot.message import Option, Reply
 from bot.outbound import TelegramSender, TwilioSender
@@ -21,7 +21,8 @@ def _context() -> tuple[Settings, Store]:
     settings = Settings.load()
     client = connect(settings)  # short timeouts: a dead Redis fails the job fast
     store = Store(client, Keyring(settings.data_key), conversation_ttl=settings.conversation_ttl,
-                  dedupe_ttl=settings.dedupe_ttl, lock_timeout_ms=settings.lock_timeout_ms)
+                  dedupe_ttl=settings.dedupe_ttl, lock_timeout_ms=settings.lock_timeout_ms,
+                  keystore=keystore(settings, client))
     return settings, store
 
 

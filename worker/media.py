@@ -12,7 +12,7 @@ from typing import Any
 from babel.numbers import format_decimal
 from rq import Queue, Retry, get_current_job
 from rq.exceptions import DuplicateJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from bot import keys
 from bot.content import Content, load_content
@@ -33,6 +33,7 @@ RETRY_INTERVALS = [10, 60, 300]  # seconds: a provider's blip, then a minute, th
 JOB_TIMEOUT = 180  # longer than a download's own deadline: RQ kills only a job stuck elsewhere
 RESULT_TTL = 24 * 3600
 FAILURE_TTL = 7 * 24 * 3600  # a failed job keeps its media URL: days, not RQ's default year
+PENDING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED)
 
 
 @cache
@@ -47,17 +48,30 @@ def fetch_id(cid: str, url: str) -> str:
 
 
 def enqueue_media(queue: Queue, cid: str, kind: str, media: Media, received_at: str) -> Job:
-    """Queue the download of one attachment (on "default"); asking again returns the same job."""
+    """Queue the download of one attachment (on "default"); asking again returns the same job.
+
+    Duplicates collapse while the job waits or runs. Once it has ended, asking again
+    starts a fresh job: a person told to send a file again may send the very same one.
+    """
     job_id = keys.media_job(fetch_id(cid, media.url))
+    args = (cid, kind, media.url, media.content_type, received_at)
     try:
-        return queue.enqueue(
-            fetch_evidence, cid, kind, media.url, media.content_type, received_at,
-            job_id=job_id, unique=True, retry=Retry(max=3, interval=RETRY_INTERVALS),
-            job_timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
-            # RQ logs a job's description as it starts it; the default lists the arguments.
-            description=f"fetch_evidence({kind})")
+        return _enqueue(queue, job_id, args)
     except DuplicateJobError:
-        return Job.fetch(job_id, connection=queue.connection)
+        earlier = Job.fetch(job_id, connection=queue.connection)
+        if earlier.get_status() in PENDING:
+            return earlier
+        earlier.delete()  # the done marker still keeps a saved file from being added twice
+        return _enqueue(queue, job_id, args)
+
+
+def _enqueue(queue: Queue, job_id: str, args: tuple[str, ...]) -> Job:
+    return queue.enqueue(
+        fetch_evidence, *args, job_id=job_id, unique=True,
+        retry=Retry(max=3, interval=RETRY_INTERVALS), job_timeout=JOB_TIMEOUT,
+        result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
+        # RQ logs a job's description as it starts it; the default lists the arguments.
+        description=f"fetch_evidence({args[1]})")
 
 
 @dataclass(frozen=True)
@@ -147,10 +161,10 @@ def _add(settings: Settings, store: Store, att: Attachment, data_key: bytes, dat
 
 def _contact(store: Store, cid: str) -> tuple[bytes, str] | None:
     """The contact's data key and language; None when the contact is gone."""
-    wrapped, lang = store.redis.hmget(keys.contact(cid), ["k", "l"])
-    if not wrapped:
+    data_key, lang = store.data_key(cid), store.redis.hget(keys.contact(cid), "l")
+    if data_key is None:
         return None
-    return store.keyring.unwrap(cid, wrapped), (lang or b"").decode()
+    return data_key, (lang or b"").decode()
 
 
 def _when(received_at: str) -> dt.datetime:

@@ -26,10 +26,10 @@ def _content() -> Content:
 def remind(cid: str, appointment_id: str, hours: int) -> int:
     """Send the reminder due `hours` before an appointment; 0 when it or the contact is gone."""
     _settings, store = _context()
-    wrapped, lang = store.redis.hmget(keys.contact(cid), ["k", "l"])
-    if not wrapped:
+    data_key, lang = store.data_key(cid), store.redis.hget(keys.contact(cid), "l")
+    if data_key is None:
         return 0
-    item = Appointments(store.redis).get(cid, store.keyring.unwrap(cid, wrapped), appointment_id)
+    item = Appointments(store.redis).get(cid, data_key, appointment_id)
     if item is None:
         log.info("reminder for a cancelled appointment skipped", extra={"contact": cid[:8]})
         return 0

@@ -32,7 +32,7 @@ def sweep(now: dt.datetime | None = None, reschedule: bool = True) -> dict[str, 
     recovery = Recovery(store.redis, settings.data_key)
     contacts = [cid for cid in _contacts(store.redis) if _idle(store.redis, cid, cutoff)]
     for cid in contacts:
-        erase_contact(store.redis, cases, recovery, cid)
+        erase_contact(store, cases, recovery, cid)
     stale = [cid for cid in cases.stale(cutoff) if cid not in contacts]
     for cid in stale:
         cases.delete(cid)

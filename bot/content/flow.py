@@ -16,7 +16,8 @@ A flow is a named graph of nodes. Each node has a ``type``:
 - ``lookup``: ask an injected, read-only lookup (``lookup``, with ``args``) and say
   each result with the ``item`` template (``{item.name}``), or ``empty`` when there is
   none (then go to ``if_empty`` when given). With ``choose``, the results become a menu
-  and the chosen result's ``id`` is saved under ``save``.
+  and the chosen result's ``id`` is saved under ``save``; without it, ``save`` keeps the
+  first result's ``id``.
 
 A target is a node of the same flow (``kidnap``), another flow's start (``menu``),
 or another flow's node (``settings.language``).
@@ -32,7 +33,8 @@ Action = Literal["set_language", "opt_out", "opt_in", "delete_contact", "save_ap
                  "cancel_appointment", "report_scam", "evidence_open", "evidence_add",
                  "evidence_share", "evidence_delete", "recovery_new", "recover"]
 LookupName = Literal["shelters_near", "shelters_in_city", "check_message", "match_alert",
-                     "appointments", "case", "evidence_items", "organizations"]
+                     "appointments", "case", "evidence_items", "organizations",
+                     "evidence_missing"]
 ACTIONS = get_args(Action)
 LOOKUPS = get_args(LookupName)
 INPUTS = ("text", "yes_no", "date", "time", "number", "location", "media")
@@ -108,8 +110,8 @@ class LookupNode(Strict):
     lookup: LookupName
     args: dict[str, str] = {}
     text: str = ""
-    item: str = Field(min_length=1)
-    empty: str = Field(min_length=1)
+    item: str = ""  # empty: the lookup says nothing (it only saves its first result's id)
+    empty: str = ""
     next: str = Field(min_length=1)
     if_empty: str = ""
     choose: bool = False

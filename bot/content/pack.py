@@ -22,7 +22,16 @@ from pydantic import ValidationError
 
 from bot.content import catalog as cat
 from bot.content.extract import DATA_TEXT_KEYS
-from bot.content.flow import ActionNode, AskNode, BranchNode, Flow, MenuNode, Node, targets
+from bot.content.flow import (
+    ActionNode,
+    AskNode,
+    BranchNode,
+    Flow,
+    LookupNode,
+    MenuNode,
+    Node,
+    targets,
+)
 from bot.errors import ContentError
 
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*)\}")
@@ -30,7 +39,11 @@ BUNDLED = Path(__file__).resolve().parents[2]
 RESERVED = ("keywords.yaml", "languages.yaml", "messages.yaml")
 REQUIRED_MESSAGES = (
     "retry_menu", "retry_text", "retry_yes_no", "retry_date", "retry_number", "retry_location",
-    "retry_media", "retry_time", "lost", "skip", "checked_on", "yes", "no", "error",
+    "retry_media", "retry_time", "lost", "skip", "reminder", "reminder_72", "reminder_24",
+    "reminder_3", "shelter_line", "shelter_phone", "shelter_hours", "shelter_space",
+    "shelter_source", "claims_unmatched", "media_saved", "media_too_big", "media_wrong_type",
+    "media_failed", "recovery_phrase", "recovered", "not_recovered", "recovery_wait",
+    "checked_on", "yes", "no", "error",
 )
 REQUIRED_FLOWS = ("welcome", "menu")
 ENDINGS = ("delete_contact", "opt_out")  # actions after which silence is what the person asked
@@ -314,6 +327,8 @@ def _check_node_fields(where: str, node: Node) -> list[str]:
             return [f"{where}: a question needs a 'next' target"]
     if isinstance(node, ActionNode) and not node.next and node.action not in ENDINGS:
         return [f"{where}: action {node.action!r} needs a 'next' target"]
+    if isinstance(node, LookupNode) and node.choose and not node.item:
+        return [f"{where}: a lookup that offers a choice needs an 'item'"]
     if isinstance(node, MenuNode) and len({o.label for o in node.options}) < len(node.options):
         return [f"{where}: two options have the same label"]
     return []

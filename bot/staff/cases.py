@@ -106,11 +106,10 @@ def reach(code: str) -> tuple[Opened, Cases]:
     if cid is None or not book.is_shared(cid, current().org):
         record("case.denied", shown)
         abort(404)
-    wrapped, lang = faro().redis.hmget(keys.contact(cid), "k", "l")
-    if not wrapped:
+    data_key, lang = faro().store.data_key(cid), faro().redis.hget(keys.contact(cid), "l")
+    if data_key is None:
         record("case.denied", shown, reason="deleted")
         abort(404)  # the person deleted their data: nothing is left to read
-    data_key = faro().store.keyring.unwrap(cid, wrapped)
     return Opened(shown, cid, data_key, lang.decode() if lang else ""), book
 
 
