@@ -235,3 +235,30 @@ def test_a_person_who_stopped_half_way_continues_where_they_left(channels, redis
     menu = sms(channels, "3")
     assert "tiene 2 cosas guardadas" in menu and "1. Seguir con mis respuestas" in menu
     assert "¿Qué pasó?" in sms(channels, "1")
+
+
+def test_a_person_shares_the_record_and_only_that_organization_opens_it(
+        channels, fake_twilio, redis_client, app, monkeypatch):
+    from tests.staff_helpers import Console, add_staff, quick_hashes
+
+    quick_hashes(monkeypatch)
+    add_staff(app, "abogada@alotrolado.test", "legal", org="Al Otro Lado")
+    add_staff(app, "otra@asylum.test", "legal", org="Asylum Access")
+    record_on_sms(channels, fake_twilio, redis_client)
+    choices = sms(channels, "1")  # yes, share it
+    assert "¿Qué organización puede ver tu registro?" in choices
+    number = next(line.split(".")[0] for line in choices.splitlines()
+                  if line.endswith("Al Otro Lado"))
+    assert "Van a ver todo" in sms(channels, number)
+    done = sms(channels, "1")
+    assert "Ya pueden abrir tu registro con su código:" in done
+    code = done.split("con su código: ")[1].split()[0]
+
+    lawyer = Console(app.test_client())
+    lawyer.sign_in("abogada@alotrolado.test")
+    page = lawyer.client.get(f"/staff/cases/{code}")
+    assert page.status_code == 200
+    assert STORY in page.get_data(as_text=True)
+    other = Console(app.test_client())
+    other.sign_in("otra@asylum.test")
+    assert other.client.get(f"/staff/cases/{code}").status_code == 404
