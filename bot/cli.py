@@ -182,9 +182,9 @@ def content_check(folder: str, max_age_days: int, sizes: bool) -> None:
         sys.exit(1)
     report = check(pack, max_age_days, dt.date.today())
     if sizes:
-        click.echo(f"{'message':34} lang  chars  SMS")
-        for where, lang, chars, seg in report.sizes:
-            click.echo(f"{where:34} {lang:4} {chars:6} {seg:4}")
+        click.echo(f"{'message':34} lang  chars  segments  by SMS")
+        for where, lang, chars, seg, sent in report.sizes:
+            click.echo(f"{where:34} {lang:4} {chars:6} {seg:9} {sent:7}")
     for line in report.stale:
         click.echo(f"stale: {line}", err=True)
     for lang, lacking in report.missing.items():

@@ -16,7 +16,6 @@ from typing import Any, Protocol
 from babel.dates import format_date
 from rapidfuzz import fuzz, process
 
-from bot.content.catalog import formatting_locale
 from bot.content.flow import (
     ActionNode,
     AskNode,
@@ -364,7 +363,7 @@ class _Run:
         checked = self.content.verified_on(tuple(self.facts))
         if checked is None or self.fact_reply >= len(self.replies):
             return
-        locale = formatting_locale(self.lang, self.content.fallback_locale)
+        locale = self.content.locale_for(self.lang)
         date = format_date(checked, "medium", locale=locale)
         line = fill(self.msg("checked_on"), {"date": date})
         reply = self.replies[self.fact_reply]

@@ -13,7 +13,6 @@ from babel.dates import format_date
 from bot.alerts import AlertLog, claims_to_come_from
 from bot.appointments import Appointments
 from bot.content import Content
-from bot.content.catalog import formatting_locale
 from bot.engine import fill
 from bot.evidence import Cases, show_code
 from bot.scams import find_signs
@@ -71,7 +70,7 @@ class Lookups:
     def date(self, day: dt.date, lang: str) -> str:
         """A date as people of `lang` write it."""
         return format_date(day, "medium",
-                           locale=formatting_locale(lang, self.content.fallback_locale))
+                           locale=self.content.locale_for(lang))
 
     def _appointments(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
         kinds = self.content.data.get("appointments", {}).get("kinds", {})

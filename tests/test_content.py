@@ -47,9 +47,10 @@ def problems(pack_dir):
     return str(info.value)
 
 
-def test_the_bundled_pack_is_valid_and_offers_spanish_and_english():
+def test_the_bundled_pack_is_valid_and_offers_its_complete_languages_spanish_first():
     content = load_content()
-    assert content.languages == ["es", "en"]
+    assert content.languages[:2] == ["es", "en"]
+    assert set(content.languages) <= {"es", "en", "fr", "ht", "pt"}
     assert {"welcome", "menu", "emergency", "settings"} <= set(content.flows)
 
 
@@ -130,7 +131,8 @@ def test_content_check_command_reports_sizes_and_stale_facts():
     runner = CliRunner()
     result = runner.invoke(main, ["content", "check", "--max-age-days", "3650"])
     assert result.exit_code == 0, result.output
-    assert re.search(r"emergency\.extortion\s+es\s+\d+\s+\d+", result.output)
+    row = re.search(r"emergency\.extortion\s+es\s+(\d+)\s+(\d+)\s+(\d+)", result.output)
+    assert row and int(row.group(3)) < int(row.group(2)), "SMS drops accents GSM-7 lacks"
     assert "languages offered: es, en" in result.output
 
 
@@ -168,17 +170,25 @@ def test_extractor_finds_texts_labels_and_retries_with_their_place():
     assert all(line > 0 for line, *_ in found)
 
 
-def test_spanish_catalog_is_complete_and_keeps_every_placeholder():
-    catalog = po(ROOT / "locales" / "es" / "LC_MESSAGES" / "messages.po")
+SHIPPED = sorted(p.parts[-3] for p in (ROOT / "locales").glob("*/LC_MESSAGES/messages.po"))
+INCOMPLETE = set(yaml.safe_load((ROOT / "flows" / "languages.yaml").read_text())
+                 .get("incomplete") or [])
+
+
+@pytest.mark.parametrize("lang", [lang for lang in SHIPPED if lang not in INCOMPLETE])
+def test_every_shipped_catalog_is_complete_and_keeps_every_placeholder(lang):
+    catalog = po(ROOT / "locales" / lang / "LC_MESSAGES" / "messages.po")
     template = po(ROOT / "locales" / "messages.pot")
-    assert {m.id for m in template if m.id} == {m.id for m in catalog if m.id}
+    assert {m.id for m in template if m.id} <= {m.id for m in catalog if m.id}
+    assert lang in load_content().languages
+    placeholders = re.compile(r"\{[^}]+\}")
     for message in catalog:
         if not message.id:
             continue
         assert message.string and not message.fuzzy, message.id
-        placeholders = re.compile(r"\{[^}]+\}")
         assert sorted(placeholders.findall(message.id)) == \
             sorted(placeholders.findall(message.string)), message.id
+        assert message.id.count("\n") == message.string.count("\n"), message.id
 
 
 def test_template_is_up_to_date_with_the_flows():
@@ -200,4 +210,5 @@ def test_content_check_lists_strings_a_catalog_lacks(tmp_path):
     result = CliRunner().invoke(main, ["content", "check", "--no-sizes", "--dir", str(tmp_path)])
     assert "catalog es: 1 strings missing (not offered)" in result.output
     assert "missing: 'Settings'" in result.output
-    assert "languages offered: en;" in result.output
+    offered = result.output.split("languages offered: ")[1].split(";")[0].split(", ")
+    assert "es" not in offered and "en" in offered

@@ -11,6 +11,7 @@ from rq import SimpleWorker
 
 from bot import keys
 from bot.message import Inbound
+from bot.segments import to_gsm7 as gsm
 from tests.conftest import twiml_messages
 from worker import media, retention
 from worker.queues import queue
@@ -39,7 +40,7 @@ def fresh_worker(worker_env):
 
 
 def sms(channels, text, **extra):
-    return "\n".join(twiml_messages(channels.sms(text, sender=PHONE, **extra)))
+    return gsm("\n".join(twiml_messages(channels.sms(text, sender=PHONE, **extra))))
 
 
 def work(redis_client):
@@ -55,7 +56,7 @@ def record_on_sms(channels, fake_twilio, redis_client):
         sms(channels, text)
     url = fake_twilio.add_media(JPEG, "image/jpeg")
     out = sms(channels, "", NumMedia="1", MediaUrl0=url, MediaContentType0="image/jpeg")
-    assert "Recibido. Lo estoy guardando." in out
+    assert gsm("Recibido. Lo estoy guardando.") in out
     work(redis_client)
     sms(channels, "1")
     return sms(channels, STORY)
@@ -84,7 +85,7 @@ def everything_stored(redis_client, media_dir: Path) -> list[bytes]:
 def test_declining_consent_stores_nothing(channels, redis_client, app):
     for text in ["hola", "1", "3"]:
         sms(channels, text)
-    assert "No se guardó nada." in sms(channels, "2")
+    assert gsm("No se guardó nada.") in sms(channels, "2")
     assert list(redis_client.scan_iter("faro:ev*")) == []
     assert not Path(app.extensions["faro"].settings.media_dir).exists() or not any(
         Path(app.extensions["faro"].settings.media_dir).iterdir())
@@ -93,15 +94,15 @@ def test_declining_consent_stores_nothing(channels, redis_client, app):
 def test_a_full_record_on_sms_is_saved_and_reviewable(channels, fake_twilio, redis_client,
                                                       app):
     out = record_on_sms(channels, fake_twilio, redis_client)
-    assert "Tu registro está guardado." in out and "Tu frase de recuperación es:" in out
+    assert gsm("Tu registro está guardado.") in out and gsm("Tu frase de recuperación es:") in out
     sms(channels, "2")  # do not share now
     review = sms(channels, "4")
-    assert "2. La cita: 2025-01-20 | Reynosa (Hidalgo) | ABC123" in review
-    assert "3. Qué pasó: Secuestro" in review
-    assert "6. Denuncia o queja hecha: Sí, denuncia en la Fiscalía (carpeta) | " \
-           "CI-FGR-2025-0042" in review
-    assert "7. Foto: image/jpeg" in review
-    assert f"8. Lo que cuenta la persona: {STORY[:60]}…" in review
+    assert gsm("2. La cita: 2025-01-20 | Reynosa (Hidalgo) | ABC123") in review
+    assert gsm("3. Qué pasó: Secuestro") in review
+    assert gsm("6. Denuncia o queja hecha: Sí, denuncia en la Fiscalía (carpeta) | "
+               "CI-FGR-2025-0042") in review
+    assert gsm("7. Foto: image/jpeg") in review
+    assert gsm(f"8. Lo que cuenta la persona: {STORY[:60]}…") in review
     told = [m["Body"] for m in fake_twilio.messages()]
     assert any("Guardado de forma segura en tu registro" in body for body in told)
 
@@ -143,7 +144,7 @@ def test_deleting_my_data_leaves_no_key_and_no_file_of_the_contact(
     media_dir = Path(app.extensions["faro"].settings.media_dir)
     assert any(media_dir.iterdir())
     sms(channels, "borrar mis datos")
-    assert "Borramos tus datos" in sms(channels, "1")
+    assert gsm("Borramos tus datos") in sms(channels, "1")
     for key in redis_client.scan_iter("*"):
         assert cid.encode() not in key, key
         assert code.replace("-", "").encode() not in key, key
@@ -154,26 +155,26 @@ def test_deleting_my_data_leaves_no_key_and_no_file_of_the_contact(
 
 def phrase_in(text: str) -> str:
     lines = text.splitlines()
-    return lines[lines.index("Tu frase de recuperación es:") + 1]
+    return lines[lines.index(gsm("Tu frase de recuperación es:")) + 1]
 
 
 def test_a_recovery_phrase_moves_the_record_to_a_new_phone(channels, fake_twilio,
                                                            redis_client, app):
     phrase = phrase_in(record_on_sms(channels, fake_twilio, redis_client))
-    assert "Escribe tu frase" in channels_tg(channels, "recuperar")
-    assert "Este teléfono ya tiene tu registro" in channels_tg(channels, phrase.upper())
-    assert "¿Qué necesitas?" in channels_tg(channels, "hola")
-    assert "tiene 8 cosas guardadas" in channels_tg(channels, "3")
+    assert gsm("Escribe tu frase") in channels_tg(channels, "recuperar")
+    assert gsm("Este teléfono ya tiene tu registro") in channels_tg(channels, phrase.upper())
+    assert gsm("¿Qué necesitas?") in channels_tg(channels, "hola")
+    assert gsm("tiene 8 cosas guardadas") in channels_tg(channels, "3")
     # The old phone (perhaps in a kidnapper's hands) now gets a new, empty contact.
-    assert "Elige tu idioma" in sms(channels, "hola")
+    assert gsm("Elige tu idioma") in sms(channels, "hola")
     sms(channels, "1")
-    assert "Faro puede guardar un registro privado" in sms(channels, "3")
+    assert gsm("Faro puede guardar un registro privado") in sms(channels, "3")
 
 
 def channels_tg(channels, text):
     response = channels.tg_text(text, chat=CHAT)
     assert response.status_code == 200
-    return response.get_json().get("text", "")
+    return gsm(response.get_json().get("text", ""))
 
 
 def test_a_wrong_phrase_is_refused_and_tries_are_limited(channels):
@@ -181,9 +182,9 @@ def test_a_wrong_phrase_is_refused_and_tries_are_limited(channels):
     channels_tg(channels, "1")
     for _ in range(5):
         channels_tg(channels, "recuperar")
-        assert "no coinciden" in channels_tg(channels, "luna rio casa verde 07")
+        assert gsm("no coinciden") in channels_tg(channels, "luna rio casa verde 07")
     channels_tg(channels, "recuperar")
-    assert "Demasiados intentos" in channels_tg(channels, "luna rio casa verde 07")
+    assert gsm("Demasiados intentos") in channels_tg(channels, "luna rio casa verde 07")
 
 
 def test_retention_erases_contacts_idle_too_long_and_keeps_others(
@@ -224,7 +225,7 @@ def test_with_a_separate_keystore_a_backup_taken_before_deletion_stays_unreadabl
     faro = app.extensions["faro"]
     assert faro.redis.exists(keys.case_items(cid))
     assert faro.store.data_key(cid) is None
-    assert "Elige tu idioma" in sms(channels, "hola"), "the restored contact cannot be read"
+    assert gsm("Elige tu idioma") in sms(channels, "hola"), "the restored contact cannot be read"
 
 
 def test_a_person_who_stopped_half_way_continues_where_they_left(channels, redis_client, app):
@@ -233,8 +234,8 @@ def test_a_person_who_stopped_half_way_continues_where_they_left(channels, redis
     redis_client.delete(keys.conversation(cid_of(app, "sms", PHONE)))  # days later
     sms(channels, "hola")
     menu = sms(channels, "3")
-    assert "tiene 2 cosas guardadas" in menu and "1. Seguir con mis respuestas" in menu
-    assert "¿Qué pasó?" in sms(channels, "1")
+    assert gsm("tiene 2 cosas guardadas") in menu and gsm("1. Seguir con mis respuestas") in menu
+    assert gsm("¿Qué pasó?") in sms(channels, "1")
 
 
 def test_a_person_shares_the_record_and_only_that_organization_opens_it(
@@ -246,13 +247,13 @@ def test_a_person_shares_the_record_and_only_that_organization_opens_it(
     add_staff(app, "otra@asylum.test", "legal", org="Asylum Access")
     record_on_sms(channels, fake_twilio, redis_client)
     choices = sms(channels, "1")  # yes, share it
-    assert "¿Qué organización puede ver tu registro?" in choices
+    assert gsm("¿Qué organización puede ver tu registro?") in choices
     number = next(line.split(".")[0] for line in choices.splitlines()
                   if line.endswith("Al Otro Lado"))
-    assert "Van a ver todo" in sms(channels, number)
+    assert gsm("Van a ver todo") in sms(channels, number)
     done = sms(channels, "1")
-    assert "Ya pueden abrir tu registro con su código:" in done
-    code = done.split("con su código: ")[1].split()[0]
+    assert gsm("Ya pueden abrir tu registro con su código:") in done
+    code = done.split(gsm("con su código: "))[1].split()[0]
 
     lawyer = Console(app.test_client())
     lawyer.sign_in("abogada@alotrolado.test")

@@ -18,6 +18,7 @@ from bot.errors import ContentError, MediaRefused, MediaUnavailable
 from bot.evidence import Cases
 from bot.media import LocalMediaStore
 from bot.message import Inbound, Media
+from bot.segments import cheapest
 from worker import download, jobs, media
 from worker.filetypes import accept, normalize, sniff
 from worker.queues import queue
@@ -100,7 +101,12 @@ def enqueue(redis_client, cid: str, kind: str, url: str, content_type: str) -> J
 
 
 def said(content_key: str, lang: str = "es", **values: str) -> str:
-    """What the person should read: the content pack's message, translated, filled in."""
+    """What the person should read by SMS: the pack's message, translated, filled in."""
+    return cheapest(media.say(lang, content_key, **values))
+
+
+def read(content_key: str, lang: str = "es", **values: str) -> str:
+    """What the person should read on Telegram, where accents always stay."""
     return media.say(lang, content_key, **values)
 
 
@@ -159,7 +165,7 @@ def test_too_big_is_refused_and_the_person_told(redis_client, fake_twilio, chunk
     assert job.return_value() == {"status": "refused", "reason": "too_big"}
     [body] = [m["Body"] for m in fake_twilio.messages()]
     assert body == said("media_too_big", limit_mb="1,5")
-    assert "1,5 MB" in body and "muy grande" in body
+    assert "1,5 MB" in body and "muy grande" in body and "mas chica" in body
     assert items(cid)[0] == []
     assert list(Path(jobs._context()[0].media_dir).iterdir()) == []
 
@@ -325,7 +331,7 @@ def test_pdf_from_telegram(redis_client, fake_telegram):
     assert download_["path"] == "/file/bot123456%3Adev-telegram-token/documents/file_7.pdf"
     [sent] = fake_telegram.calls("sendMessage")
     assert int(sent["chat_id"]) == CHAT
-    assert sent["text"] == said("media_saved", "en", kind="Document") == (
+    assert sent["text"] == read("media_saved", "en", kind="Document") == (
         "Saved safely in your record: Document.")
 
 
@@ -340,7 +346,7 @@ def test_voice_note_from_telegram(redis_client, fake_telegram):
     assert (found[-1].kind, found[-1].content_type, found[-1].size) == (
         "voice", "audio/ogg", len(OGG))
     [sent] = fake_telegram.calls("sendMessage")
-    assert sent["text"] == said("media_saved", kind=said("evidence_voice"))
+    assert sent["text"] == read("media_saved", kind=read("evidence_voice"))
 
 
 @pytest.mark.parametrize("size", [None, 0], ids=["telegram-says", "telegram-silent"])
@@ -353,14 +359,14 @@ def test_too_big_on_telegram(redis_client, fake_telegram, size):
     downloads = [r for r in fake_telegram.requests if r["method"] == "GET"]
     assert len(downloads) == (0 if size is None else 1), "a size told up front saves the read"
     [sent] = fake_telegram.calls("sendMessage")
-    assert sent["text"] == said("media_too_big", limit_mb="1,5")
+    assert sent["text"] == read("media_too_big", limit_mb="1,5")
 
 
 def test_unknown_telegram_file_is_refused(redis_client, fake_telegram):
     cid = tg_person()
     job = run(redis_client, enqueue(redis_client, cid, "photo", "tg:nope", "image/jpeg"))
     assert job.return_value() == {"status": "refused", "reason": "failed"}
-    assert fake_telegram.calls("sendMessage")[0]["text"] == said("media_failed")
+    assert fake_telegram.calls("sendMessage")[0]["text"] == read("media_failed")
 
 
 def test_a_file_path_naming_a_local_file_is_never_read(redis_client, fake_telegram):

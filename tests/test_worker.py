@@ -78,7 +78,8 @@ def test_long_sms_is_split_into_bodies_twilio_accepts(app, channels, redis_clien
     sent = "\n\n".join(bodies)
     assert [sent.index(f"Punto {i}:") for i in range(4)] == sorted(
         sent.index(f"Punto {i}:") for i in range(4)), "the paragraphs arrive in order"
-    assert sent.count("información importante.") == 4 * 30, "nothing was cut off"
+    # Long Spanish SMS lose the accents GSM-7 lacks ("información"): half the segments.
+    assert sent.count("informacion importante.") == 4 * 30, "nothing was cut off"
 
 
 def test_telegram_goes_out_through_the_bot_api(app, channels, redis_client, fake_telegram,

@@ -16,7 +16,6 @@ from rq.job import Job, JobStatus
 
 from bot import keys
 from bot.content import Content, load_content
-from bot.content.catalog import formatting_locale
 from bot.engine import fill
 from bot.errors import ContentError, DeliveryError, MediaRefused, MediaUnavailable
 from bot.evidence import Cases, Item, NoCase
@@ -177,7 +176,7 @@ def refuse(cid: str, lang: str, reason: str) -> dict[str, Any]:
     log.info("evidence media refused", extra={"contact": cid[:8], "reason": reason})
     settings, _store = _context()
     limit_mb = format_decimal(settings.media_max_bytes / 2**20, format="#,##0.#",
-                              locale=formatting_locale(_lang(lang), _content().fallback_locale))
+                              locale=_content().locale_for(_lang(lang)))
     deliver(cid, [{"text": say(lang, f"media_{reason}", limit_mb=limit_mb)}])
     return {"status": "refused", "reason": reason}
 

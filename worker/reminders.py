@@ -10,7 +10,6 @@ from babel.dates import format_date
 from bot import keys
 from bot.appointments import Appointment, Appointments
 from bot.content import Content, load_content
-from bot.content.catalog import formatting_locale
 from bot.engine import fill
 from worker.jobs import _context, deliver
 
@@ -44,7 +43,7 @@ def reminder_text(content: Content, lang: str, item: Appointment, hours: int) ->
     kind = kinds.get(item.kind) or kinds.get("other", {})
     t = content.t
     date = format_date(item.starts().date(), "full",
-                       locale=formatting_locale(lang, content.fallback_locale))
+                       locale=content.locale_for(lang))
     return fill(t(lang, content.messages["reminder"]), {
         "when": t(lang, content.messages.get(f"reminder_{hours}", "")) or "",
         "kind": t(lang, kind.get("say", "")), "bring": t(lang, kind.get("bring", "")),

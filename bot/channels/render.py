@@ -8,6 +8,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.message import Reply
+from bot.segments import cheapest
 
 TWILIO_MAX_BODY = 1600  # Twilio refuses longer bodies
 TELEGRAM_MAX_TEXT = 4096
@@ -33,7 +34,7 @@ def as_bodies(replies: list[Reply], channel: str) -> list[str]:
             bodies[-1] += "\n\n" + text
         else:
             bodies += _chunks(text, TWILIO_MAX_BODY)
-    return bodies
+    return [cheapest(b) for b in bodies] if channel == "sms" else bodies
 
 
 def _chunks(text: str, size: int) -> list[str]:

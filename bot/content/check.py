@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from bot.content.catalog import missing
 from bot.content.pack import Content
 from bot.engine import fill
-from bot.segments import segments
+from bot.segments import cheapest, segments
 
 
 @dataclass
@@ -16,7 +16,8 @@ class Report:
     """What a check found: stale facts, and the SMS size of every message per language."""
 
     stale: list[str] = field(default_factory=list)
-    sizes: list[tuple[str, str, int, int]] = field(default_factory=list)  # where, lang, chars, seg
+    # where, lang, chars, segments as written, segments as sent by SMS
+    sizes: list[tuple[str, str, int, int, int]] = field(default_factory=list)
     missing: dict[str, list[str]] = field(default_factory=dict)  # lang -> untranslated msgids
 
 
@@ -38,5 +39,6 @@ def check(content: Content, max_age_days: int, today: dt.date) -> Report:
                 continue
             for lang in content.languages:
                 text = fill(content.t(lang, node.text), context)
-                report.sizes.append((f"{name}.{node_name}", lang, len(text), segments(text)))
+                report.sizes.append((f"{name}.{node_name}", lang, len(text), segments(text),
+                                     segments(cheapest(text))))
     return report

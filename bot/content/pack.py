@@ -65,6 +65,7 @@ class Content:
     source_lang: str
     fallback_locale: str
     messages: dict[str, str] = field(default_factory=dict)
+    date_locales: dict[str, str] = field(default_factory=dict)  # lang -> locale for dates
     data: dict[str, Any] = field(default_factory=dict)  # data file stem -> parsed YAML
     catalogs: dict[str, Any] = field(default_factory=dict)
     _t: dict[str, gettext.NullTranslations] = field(default_factory=dict)
@@ -72,6 +73,12 @@ class Content:
     def t(self, lang: str, msgid: str) -> str:
         """`msgid` in `lang`, or the source text where the catalog lacks it."""
         return self._t.get(lang, gettext.NullTranslations()).gettext(msgid)
+
+    def locale_for(self, lang: str) -> str:
+        """The locale Babel formats dates and numbers in for `lang`."""
+        if lang in self.date_locales:
+            return self.date_locales[lang]
+        return cat.formatting_locale(lang, self.fallback_locale)
 
     def msgids(self) -> set[str]:
         """Every source string a person can read: node texts, labels, engine messages."""
@@ -156,6 +163,7 @@ def load_content(override: str | Path | None = None, base: str | Path = BUNDLED)
         languages=[], location_target=location_target, names=dict(langs.get("names") or {}),
         source_lang=str(langs.get("source", "en")),
         fallback_locale=str(langs.get("fallback_locale", "es")), data=data,
+        date_locales={str(k): str(v) for k, v in (langs.get("date_locales") or {}).items()},
     )
     raw = _load_yaml(pack_files(folders, "flows", "messages.yaml").get("messages.yaml"),
                      problems) or {}
