@@ -31,6 +31,7 @@ from bot.message import Inbound, Option, Reply
 
 MAX_HOPS = 25
 LOST_AFTER = 2  # failed answers in a row before we remind the person of MENU
+DATE_ANSWER = re.compile(r"\{vars\.([a-z0-9_]+):date\}")
 DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%y", "%d-%m-%y")
 
 
@@ -161,7 +162,7 @@ class _Run:
                 self.state = State(flow, name, self.vars, 0)
                 return
             else:
-                self.replies.append(self.question(node))
+                self.replies.append(self.voiced(self.question(node), node))
                 self.state = State(flow, name, self.vars, 0)
                 return
         self.replies.append(Reply(self.msg("error")))
@@ -317,7 +318,7 @@ class _Run:
         if retries >= LOST_AFTER:
             text += "\n" + self.msg("lost")
         self.replies.append(Reply(text))
-        self.replies.append(self.question(node))
+        self.replies.append(self.voiced(self.question(node), node))
         self.state = replace(self.state, vars=self.vars, retries=retries)
 
     # -- rendering ----------------------------------------------------------------
@@ -350,13 +351,30 @@ class _Run:
         return Reply("\n".join(lines), options)
 
     def say(self, node: MessageNode) -> None:
-        self.replies.append(Reply(self.render(node.text, node.facts)))
+        self.replies.append(self.voiced(Reply(self.render(node.text, node.facts)), node))
+
+    def voiced(self, reply: Reply, node: Node) -> Reply:
+        """The reply naming the node's recording in the person's language, when there is one."""
+        return replace(reply, audio=self.content.recording(self.lang, node))
 
     def render(self, msgid: str, facts: tuple[str, ...], lang: str = "", **extra: Any) -> str:
         if facts:
             self.facts.update(facts)
             self.fact_reply = len(self.replies)
-        return fill(self.content.t(lang or self.lang, msgid), {**self.context(), **extra})
+        text = self.dates(self.content.t(lang or self.lang, msgid), lang or self.lang)
+        return fill(text, {**self.context(), **extra})
+
+    def dates(self, text: str, lang: str) -> str:
+        """Write `{vars.x:date}` answers as people of `lang` write dates ("25 dic 2027")."""
+
+        def written(match: re.Match[str]) -> str:
+            try:
+                day = dt.date.fromisoformat(str(self.vars.get(match.group(1), "")))
+            except ValueError:
+                return f"{{vars.{match.group(1)}}}"
+            return format_date(day, "medium", locale=self.content.locale_for(lang))
+
+        return DATE_ANSWER.sub(written, text)
 
     def add_check_date(self) -> None:
         """Say once, under the last reply that used facts, when the oldest was checked."""

@@ -4,6 +4,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_date
 from rq import Queue
 
 from bot import keys
@@ -25,7 +26,8 @@ def save_appointment(channels, day: dt.date, at="10:30", place="COMAR office, Ta
     reply(channels, day.strftime("%d/%m/%Y"))
     reply(channels, at)
     check = reply(channels, place)
-    assert f"{day.isoformat()} at {at}, in {place}?" in check
+    written = format_date(day, "medium", locale="en")  # "Dec 9, 2026", not "2026-12-09"
+    assert f"Save this appointment: {written} at {at}, in {place}?" in check
     return reply(channels, "1")
 
 
