@@ -7,6 +7,7 @@ COPY bot ./bot
 COPY flows ./flows
 COPY worker ./worker
 COPY locales ./locales
+COPY audio ./audio
 RUN pip install --no-cache-dir -e . && useradd --system --uid 10001 faro
 USER faro
 EXPOSE 8000

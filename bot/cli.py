@@ -187,6 +187,8 @@ def content_check(folder: str, max_age_days: int, sizes: bool) -> None:
             click.echo(f"{where:34} {lang:4} {chars:6} {seg:9} {sent:7}")
     for line in report.stale:
         click.echo(f"stale: {line}", err=True)
+    for line in report.recordings:
+        click.echo(f"audio: {line}", err=True)
     for lang, lacking in report.missing.items():
         state = "offered" if lang in pack.languages else "not offered"
         click.echo(f"catalog {lang}: {len(lacking)} strings missing ({state})")
@@ -194,7 +196,8 @@ def content_check(folder: str, max_age_days: int, sizes: bool) -> None:
             click.echo(f"  missing: {msgid[:70]!r}")
     nodes = sum(len(f.nodes) for f in pack.flows.values())
     click.echo(f"OK: {len(pack.flows)} flows, {nodes} nodes, {len(pack.facts)} facts, "
-               f"languages offered: {', '.join(pack.languages)}; {len(report.stale)} stale")
+               f"languages offered: {', '.join(pack.languages)}; {len(report.stale)} stale; "
+               f"{len(pack.audio)} recordings, {len(report.recordings)} audio warnings")
     sys.exit(2 if report.stale else 0)
 
 

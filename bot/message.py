@@ -50,10 +50,11 @@ class Option:
 
 @dataclass(frozen=True)
 class Reply:
-    """One message to a person; `options` make it a menu."""
+    """One message to a person; `options` make it a menu; `audio` names its recording."""
 
     text: str
     options: tuple[Option, ...] = ()
+    audio: str = ""  # content-relative path of a recording of this message, e.g. audio/es/x.ogg
 
     def numbered_lines(self) -> list[str]:
         """The options as the plain "1. Label" lines every channel can show."""

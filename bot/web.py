@@ -92,10 +92,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,
                                 x_proto=settings.proxy_hops)
     app.extensions["faro"] = build(settings)
-    from bot import staff
+    from bot import audio, staff
     from bot.channels import simulator, telegram, twilio
 
-    for blueprint in (twilio.bp, telegram.bp, simulator.bp):
+    for blueprint in (twilio.bp, telegram.bp, simulator.bp, audio.bp):
         app.register_blueprint(blueprint)
     staff.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz)

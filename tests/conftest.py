@@ -134,8 +134,8 @@ def channels(client) -> Channels:
     return Channels(client)
 
 
-def twiml_messages(response) -> list[str]:
-    """The texts of a TwiML answer's <Message> elements; fails unless it is valid TwiML."""
+def _twiml(response):
+    """The <Message> elements of a TwiML answer; fails unless it is valid TwiML."""
     import xml.etree.ElementTree as ET
 
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -143,7 +143,17 @@ def twiml_messages(response) -> list[str]:
     root = ET.fromstring(response.get_data())
     assert root.tag == "Response"
     assert all(child.tag == "Message" for child in root)
-    return [child.text or "" for child in root]
+    return list(root)
+
+
+def twiml_messages(response) -> list[str]:
+    """The texts of a TwiML answer's text <Message>s (voice notes: `twiml_media`)."""
+    return [child.text or "" for child in _twiml(response) if child.find("Media") is None]
+
+
+def twiml_media(response) -> list[str]:
+    """The <Media> URLs of a TwiML answer, in order."""
+    return [media.text or "" for child in _twiml(response) for media in child.iter("Media")]
 
 
 @pytest.fixture

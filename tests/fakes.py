@@ -134,7 +134,7 @@ def _decode(content_type: str, raw: bytes) -> dict[str, Any]:
 
 
 class FakeTelegram(FakeServer):
-    """The Bot API: getMe, sendMessage, answerCallbackQuery, getFile and file downloads."""
+    """The Bot API: getMe, sendMessage, sendVoice, answerCallbackQuery, getFile, downloads."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -159,12 +159,15 @@ class FakeTelegram(FakeServer):
         if method == "getMe":
             return 200, {"ok": True, "result": {"id": 123456, "is_bot": True,
                                                 "first_name": "Faro", "username": "faro_bot"}}
-        if method == "sendMessage":
+        if method in ("sendMessage", "sendVoice"):
             params = entry["params"]
             chat = int(params.get("chat_id", 0))
+            sent = {"text": params.get("text", "")} if method == "sendMessage" else {
+                "voice": {"file_id": f"voice{len(self.requests)}", "file_unique_id": "v",
+                          "duration": 1}}
             return 200, {"ok": True, "result": {
                 "message_id": len(self.requests), "date": int(time.time()),
-                "chat": {"id": chat, "type": "private"}, "text": params.get("text", "")}}
+                "chat": {"id": chat, "type": "private"}, **sent}}
         if method in ("answerCallbackQuery", "setWebhook", "deleteWebhook"):
             return 200, {"ok": True, "result": True}
         return 404, {"ok": False, "error_code": 404, "description": "Not Found"}

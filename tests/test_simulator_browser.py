@@ -188,3 +188,25 @@ def test_a_failed_send_is_shown_and_can_be_retried(page: Page, page_errors: list
     page.get_by_test_id("send").click()
     expect(page.get_by_test_id("faro-message").last).to_contain_text("Elige tu idioma")
     expect(page.get_by_test_id("status")).to_be_hidden()
+
+
+def test_voice_notes_play_in_whatsapp_and_telegram_views_only(page: Page) -> None:
+    page.goto("/simulator")
+    faro = page.get_by_test_id("faro-message")
+    say(page, "hola")
+    expect(faro.last).to_contain_text("Elige tu idioma")
+    voice = page.get_by_test_id("voice-note")
+    expect(voice).to_have_count(0)  # SMS never carries audio
+
+    page.get_by_test_id("tab-whatsapp").click()
+    expect(voice).to_have_count(1)
+    expect(voice).to_have_attribute("src", "/audio/es/welcome.language.ogg")
+    seconds = voice.evaluate("""a => new Promise((ok, fail) => {
+        a.addEventListener("loadedmetadata", () => ok(a.duration), {once: true});
+        a.addEventListener("error", () => fail(new Error("cannot play")), {once: true});
+        a.preload = "metadata"; a.load(); })""")
+    assert seconds > 1
+
+    page.get_by_test_id("tab-telegram").click()
+    expect(voice).to_have_count(1)
+    expect(faro.first.get_by_test_id("voice-note")).to_be_visible()

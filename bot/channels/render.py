@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ from bot.segments import cheapest
 
 TWILIO_MAX_BODY = 1600  # Twilio refuses longer bodies
 TELEGRAM_MAX_TEXT = 4096
+VOICE_CHANNELS = ("whatsapp", "telegram")  # never SMS: it costs, and feature phones cannot play it
 
 
 def as_text(reply: Reply, channel: str) -> str:
@@ -62,17 +64,31 @@ class TelegramCall:
         return body
 
 
-def as_telegram(replies: list[Reply], chat_id: int | str) -> list[TelegramCall]:
-    """The replies as sendMessage calls; consecutive texts are joined, menus get buttons."""
+def voice_notes(replies: list[Reply], channel: str) -> list[str]:
+    """The recordings to send beside the replies' text (content paths); none by SMS."""
+    return [r.audio for r in replies if r.audio] if channel in VOICE_CHANNELS else []
+
+
+def as_telegram(replies: list[Reply], chat_id: int | str,
+                audio_url: Callable[[str], str] | None = None) -> list[TelegramCall]:
+    """The replies as sendMessage calls; consecutive texts are joined, menus get buttons.
+
+    With `audio_url`, each recording goes as a sendVoice call just before the message that
+    carries its text, so that the buttons stay on the last message.
+    """
     calls: list[TelegramCall] = []
     pending: list[str] = []
+    voices: list[TelegramCall] = []
     for reply in replies:
         pending.append(reply.text)
+        if reply.audio and audio_url is not None:
+            voices.append(TelegramCall("sendVoice", {"chat_id": chat_id,
+                                                     "voice": audio_url(reply.audio)}))
         if reply.options:
-            calls.append(_send(chat_id, "\n\n".join(pending), keyboard(reply)))
-            pending = []
+            calls += [*voices, _send(chat_id, "\n\n".join(pending), keyboard(reply))]
+            pending, voices = [], []
     if pending:
-        calls.append(_send(chat_id, "\n\n".join(pending), None))
+        calls += [*voices, _send(chat_id, "\n\n".join(pending), None)]
     return calls
 
 

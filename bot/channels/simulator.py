@@ -19,7 +19,7 @@ from flask import (
     session,
 )
 
-from bot.channels.render import as_bodies, as_telegram
+from bot.channels.render import TelegramCall, as_bodies, as_telegram, voice_notes
 from bot.errors import BadRequest
 from bot.message import Inbound, Reply
 from bot.segments import segments
@@ -50,11 +50,27 @@ def render(replies: list[Reply] | None) -> dict[str, Any]:
     """The same replies as each channel would send them."""
     replies = replies or []
     sms = as_bodies(replies, "sms")
+    whatsapp: list[dict[str, Any]] = [{"body": b} for b in as_bodies(replies, "whatsapp")]
+    if whatsapp and voice_notes(replies, "whatsapp"):  # voice notes follow the text
+        whatsapp[-1]["audio"] = ["/" + p for p in voice_notes(replies, "whatsapp")]
     return {
         "sms": [{"body": b, "segments": segments(b)} for b in sms],
-        "whatsapp": [{"body": b} for b in as_bodies(replies, "whatsapp")],
-        "telegram": [c.to_webhook() for c in as_telegram(replies, 0)],
+        "whatsapp": whatsapp,
+        "telegram": _telegram(as_telegram(replies, 0, lambda path: "/" + path)),
     }
+
+
+def _telegram(calls: list[TelegramCall]) -> list[dict[str, Any]]:
+    """Telegram's calls as bubbles: each voice note drawn in the message it comes before."""
+    parts: list[dict[str, Any]] = []
+    voices: list[str] = []
+    for call in calls:
+        if call.method == "sendVoice":
+            voices.append(call.params["voice"])
+            continue
+        parts.append({**call.to_webhook(), **({"audio": voices} if voices else {})})
+        voices = []
+    return parts
 
 
 @bp.get("/simulator")

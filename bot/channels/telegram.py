@@ -5,11 +5,13 @@ from __future__ import annotations
 import hmac
 import logging
 import math
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from telegram import Bot, Message, Update
 
+from bot.audio import public_url
 from bot.channels.render import TelegramCall, as_telegram
 from bot.errors import BadRequest, DeliveryError, Forbidden
 from bot.message import Inbound, Media
@@ -127,7 +129,8 @@ def webhook() -> Response:
         return jsonify({})
     msg, chat = parsed
     replies = faro.conversations.handle(msg)
-    calls = as_telegram(replies, int(chat)) if replies else []
+    audio_url = partial(public_url, faro.settings.public_url)
+    calls = as_telegram(replies, int(chat), audio_url) if replies else []
     if update.callback_query is not None:
         # Stops the spinner on the button the person pressed.
         calls.insert(0, TelegramCall("answerCallbackQuery",
@@ -136,11 +139,28 @@ def webhook() -> Response:
 
 
 def _respond(faro: Any, calls: list[TelegramCall]) -> Response:
-    """Make all calls but the last through the Bot API; the last is the webhook's answer."""
+    """Make all calls but the last through the Bot API; the last is the webhook's answer.
+
+    Telegram runs the answer after these calls, so a voice note made here arrives just
+    before the text it reads.
+    """
     if not calls:
         return jsonify({})
-    try:
-        faro.telegram.call(calls[:-1])
-    except DeliveryError:
-        log.warning("telegram call failed", exc_info=False)
+    for batch in _batches(calls[:-1]):
+        try:
+            faro.telegram.call(batch)
+        except DeliveryError:
+            log.warning("telegram call failed", exc_info=False)
     return jsonify(calls[-1].to_webhook())
+
+
+def _batches(calls: list[TelegramCall]) -> list[list[TelegramCall]]:
+    """Split the calls into ordered runs that a failure may stop; each voice note runs alone."""
+    # Alone, a recording Telegram cannot fetch never stops a text.
+    runs: list[list[TelegramCall]] = []
+    for call in calls:
+        if not runs or "sendVoice" in (call.method, runs[-1][-1].method):
+            runs.append([call])
+        else:
+            runs[-1].append(call)
+    return runs

@@ -8,7 +8,8 @@ from flask import Blueprint, Response, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.channels.render import as_bodies
+from bot.audio import public_url
+from bot.channels.render import as_bodies, voice_notes
 from bot.errors import BadRequest, Forbidden
 from bot.message import Inbound, Media
 
@@ -81,11 +82,17 @@ def _kind(content_type: str) -> str:
     return {"image": "photo", "audio": "voice", "video": "video"}.get(major, "document")
 
 
-def twiml(bodies: list[str]) -> Response:
-    """A TwiML response with one <Message> per body (none for a duplicate)."""
+def twiml(bodies: list[str], media: list[str] | None = None) -> Response:
+    """A TwiML response with one <Message> per body (none for a duplicate), then the media.
+
+    Each voice note is a <Message> of its own after the text: WhatsApp drops a body sent
+    in the same message as an audio file, and takes one file per message.
+    """
     response = MessagingResponse()
     for body in bodies:
         response.message(body)
+    for url in media or []:
+        response.message().media(url)
     return Response(str(response), mimetype="application/xml")
 
 
@@ -98,4 +105,7 @@ def messages() -> Response:
            faro.settings.twilio_auth_token)
     msg = parse(form)
     replies = faro.conversations.handle(msg)
-    return twiml(as_bodies(replies, msg.channel) if replies else [])
+    if not replies:
+        return twiml([])
+    media = [public_url(faro.settings.public_url, p) for p in voice_notes(replies, msg.channel)]
+    return twiml(as_bodies(replies, msg.channel), media)

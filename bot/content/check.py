@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from bot.content.audio import check_recordings
 from bot.content.catalog import missing
 from bot.content.pack import Content
 from bot.engine import fill
@@ -19,6 +20,7 @@ class Report:
     # where, lang, chars, segments as written, segments as sent by SMS
     sizes: list[tuple[str, str, int, int, int]] = field(default_factory=list)
     missing: dict[str, list[str]] = field(default_factory=dict)  # lang -> untranslated msgids
+    recordings: list[str] = field(default_factory=list)  # stale or misplaced audio recordings
 
 
 def check(content: Content, max_age_days: int, today: dt.date) -> Report:
@@ -29,6 +31,7 @@ def check(content: Content, max_age_days: int, today: dt.date) -> Report:
         if fact["status"] == "verified" and fact["verified"] < limit:
             report.stale.append(f"{fact['file']}: fact {fid!r} was last checked on "
                                 f"{fact['verified']}, more than {max_age_days} days ago")
+    report.recordings = check_recordings(content)
     msgids = content.msgids()
     for lang, catalog in sorted(content.catalogs.items()):
         report.missing[lang] = missing(catalog, msgids)

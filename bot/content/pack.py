@@ -2,7 +2,8 @@
 
 A pack is a folder with ``flows/*.yaml`` (the flows plus ``keywords.yaml`` and
 ``languages.yaml``), ``flows/data/*.yaml`` (facts with ``source`` and ``verified``)
-and ``locales/<lang>/LC_MESSAGES/messages.po``. An operator's folder
+and ``locales/<lang>/LC_MESSAGES/messages.po``, and may have recordings in
+``audio/<lang>/<flow>.<node>.ogg`` (see bot.content.audio). An operator's folder
 (``FARO_CONTENT_DIR``) is laid over the bundled pack file by file: a file there
 replaces the bundled file of the same name.
 """
@@ -21,6 +22,7 @@ import yaml
 from pydantic import ValidationError
 
 from bot.content import catalog as cat
+from bot.content.audio import load_audio
 from bot.content.extract import DATA_TEXT_KEYS
 from bot.content.flow import (
     ActionNode,
@@ -68,6 +70,9 @@ class Content:
     date_locales: dict[str, str] = field(default_factory=dict)  # lang -> locale for dates
     data: dict[str, Any] = field(default_factory=dict)  # data file stem -> parsed YAML
     catalogs: dict[str, Any] = field(default_factory=dict)
+    audio: dict[tuple[str, str], str] = field(default_factory=dict)  # (lang, "flow.node") -> path
+    audio_files: dict[str, Path] = field(default_factory=dict)  # that path -> file in a folder
+    audio_index: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> audio/index.yaml
     _t: dict[str, gettext.NullTranslations] = field(default_factory=dict)
 
     def t(self, lang: str, msgid: str) -> str:
@@ -79,6 +84,14 @@ class Content:
         if lang in self.date_locales:
             return self.date_locales[lang]
         return cat.formatting_locale(lang, self.fallback_locale)
+
+    def recording(self, lang: str, node: Node) -> str:
+        """The content-relative path of `node`'s recording in `lang`; "" when it has none."""
+        if not self.audio:
+            return ""
+        key = next((f"{f}.{n}" for f, flow in self.flows.items()
+                    for n, found in flow.nodes.items() if found is node), "")
+        return self.audio.get((lang, key), "")
 
     def msgids(self) -> set[str]:
         """Every source string a person can read: node texts, labels, engine messages."""
@@ -169,6 +182,7 @@ def load_content(override: str | Path | None = None, base: str | Path = BUNDLED)
                      problems) or {}
     content.messages = {str(k): str(v) for k, v in (raw.get("messages") or {}).items()}
     _load_catalogs(content, folders, langs, problems)
+    content.audio, content.audio_files, content.audio_index = load_audio(folders, problems)
     problems += validate(content)
     if problems:
         raise ContentError("\n".join(problems))

@@ -290,13 +290,31 @@
         body.appendChild(whatsappText(String(part.body == null ? "" : part.body)));
         box.appendChild(body);
         box.appendChild(meta(entry));
+        voiceNotes(li, part.audio);
       } else {
+        voiceNotes(box, part.audio);
         box.appendChild(el("div", "body", part.text));
         box.appendChild(meta(entry));
         var rows = part.reply_markup && part.reply_markup.inline_keyboard;
         if (Array.isArray(rows) && rows.length) li.appendChild(keyboard(rows));
       }
       return li;
+    });
+  }
+
+  /* A reply's recording, as the voice note WhatsApp (after the text) or Telegram (before
+   * it) sends. Only the pack's own /audio/ paths are played. */
+  function voiceNotes(parent, urls) {
+    (Array.isArray(urls) ? urls : []).forEach(function (url) {
+      if (typeof url !== "string" || url.indexOf("/audio/") !== 0) return;
+      var player = document.createElement("audio");
+      player.className = "voice-note";
+      player.controls = true;
+      player.preload = "none";
+      player.src = url;
+      player.setAttribute("aria-label", "Voice note");
+      player.setAttribute("data-testid", "voice-note");
+      parent.appendChild(player);
     });
   }
 

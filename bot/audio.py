@@ -1,0 +1,23 @@
+"""Serve the content pack's recordings, which Twilio and Telegram fetch to send voice notes."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, send_file
+
+bp = Blueprint("audio", __name__)
+MAX_AGE = 3600  # seconds; an operator's new recording reaches caches within the hour
+
+
+def public_url(base: str, path: str) -> str:
+    """The address providers fetch a recording at: FARO_PUBLIC_URL plus its content path."""
+    return f"{base.rstrip('/')}/{path}"
+
+
+@bp.get("/audio/<lang>/<name>.ogg")
+def recording(lang: str, name: str) -> Response:
+    """One recording of the pack; only files the pack lists are served, so no path escapes."""
+    files = current_app.extensions["faro"].content.audio_files
+    path = files.get(f"audio/{lang}/{name}.ogg")
+    if path is None or not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="audio/ogg", max_age=MAX_AGE, conditional=True, etag=True)
