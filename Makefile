@@ -23,6 +23,12 @@ test: install
 	$(VENV)/bin/faro content check --no-sizes --max-age-days 3650
 	$(PY) -m pytest
 
+## Benchmarks (not tests): write their figures into docs/benchmarks.md.
+bench: install
+	$(PY) scripts/bench_language.py --write
+	$(PY) scripts/bench_places.py
+	$(PY) scripts/bench_sms.py
+
 lint: install
 	$(VENV)/bin/ruff check .
 

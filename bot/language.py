@@ -8,10 +8,10 @@ Three passes, cheapest first:
 2. A word model with a character n-gram backoff (``bot/data/langid.bin.gz``, built offline by
    ``scripts/build_language_model.py``; see ``bot/data/README.md``). Each word costs
    -log P(word | language) under a mixture of a word list and a character 4-gram model, for the
-   five served languages and for languages Faro does not serve (Mayan languages, Nahuatl, Wolof,
-   Turkish, German). Posteriors follow from the summed costs: when the unserved languages
-   together outweigh the served ones the answer is None, and the best served language must also
-   stand out from the other served ones.
+   five served languages and for seven that Faro does not serve (Mayan languages, Nahuatl, Otomi,
+   Mixtec, Wolof, Turkish, German). Posteriors follow from the summed costs: when the unserved
+   languages together outweigh the served ones the answer is None, and the best served language
+   must also stand out from the other served ones.
 3. langdetect, restricted to the es, en, fr and pt profiles, settles a close call between two of
    those languages on texts of four words or more; it is unreliable on fewer.
 
@@ -150,8 +150,9 @@ def _chat_tables() -> tuple[dict[str, str], dict[str, str]]:
     clashes: set[str] = set()
     for lang, phrases in CHAT_PHRASES.items():
         for phrase in phrases:
-            exact[_typed(phrase)] = lang
-            key = " ".join(tokens(phrase))
+            words = typed_words(phrase)
+            exact[" ".join(words)] = lang
+            key = " ".join(fold(word) for word in words)
             if folded.get(key, lang) != lang:
                 clashes.add(key)
             folded[key] = lang
@@ -162,15 +163,10 @@ def _chat_tables() -> tuple[dict[str, str], dict[str, str]]:
     return exact, folded
 
 
-def _typed(text: str) -> str:
-    """Lowercase a message and keep only its words, accents included."""
-    return " ".join(_WORD.findall(text.translate(_APOSTROPHES).lower().replace("-", " ")))
-
-
-def _chat(text: str, words: list[str]) -> str | None:
+def _chat(words: list[str]) -> str | None:
     """Return the language of a message that is a known chat phrase."""
     exact, folded = _chat_tables()
-    return exact.get(_typed(text)) or folded.get(" ".join(fold(word) for word in words))
+    return exact.get(" ".join(words)) or folded.get(" ".join(fold(word) for word in words))
 
 
 TABLES = ("lex", "ngrams", "backoff", "accents")
@@ -316,7 +312,7 @@ def detect(text: str) -> str | None:
     words = typed_words(text)
     if not words or (len(words) == 1 and fold(words[0]) in SHARED_WORDS):
         return None
-    chat = _chat(text, words)
+    chat = _chat(words)
     if chat is not None:
         return chat
     return decide(text, words, posteriors(scores(words)))

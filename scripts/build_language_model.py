@@ -1,4 +1,4 @@
-"""Build bot/data/langid.json.gz, the word and character n-gram model behind bot.language.
+"""Build bot/data/langid.bin.gz, the word and character n-gram model behind bot.language.
 
 Sources, all offline (text shipped in PyPI packages, plus phrases written for Faro):
 - wordfreq (word frequencies, CC BY-SA 4.0): es, en, fr, pt, and tr, de as unserved languages.
