@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from bot import engine
 from bot.content import Content
 from bot.effects import Effects
+from bot.language import detect
 from bot.lookups import Lookups, Sources
 from bot.message import Inbound, Reply
 from bot.store import Store
@@ -36,10 +37,14 @@ class Conversations:
             log.info("duplicate message ignored", extra={"channel": msg.channel})
             return None
         now = self.clock()
+        if session.new:
+            # Records left under this id with no key to read them (a backup restored after
+            # the person erased their data) are noise: clear them before starting afresh.
+            self.effects.clear_leftovers(session.cid)
         try:
             lookups = Lookups(self.content, self.sources, session.cid, session.data_key, now)
             result = engine.step(self.content, session.profile, session.state, msg, now.date(),
-                                 lookups)
+                                 lookups, detect)
         except Exception:
             self.store.release(session.cid, session.token)
             raise

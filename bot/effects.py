@@ -59,6 +59,10 @@ class Effects:
                 replies.append(Reply(self.say(lang, said[0], **said[1])))
         return replies
 
+    def clear_leftovers(self, cid: str) -> None:
+        """Erase unreadable records of a contact id that has no data key (a new contact)."""
+        erase_contact(self.store, self.cases, self.recovery, cid)
+
     def say(self, lang: str, name: str, **values: Any) -> str:
         """A named message of the content pack, in `lang`, filled in."""
         return fill(self.content.t(lang, self.content.messages[name]), values)

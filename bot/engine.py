@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -88,15 +89,29 @@ class Step:
 
 
 def step(content: Content, profile: Profile, state: State | None, msg: Inbound,
-         today: dt.date | None = None, lookups: Lookups | None = None) -> Step:
-    """Advance one conversation by one inbound message."""
+         today: dt.date | None = None, lookups: Lookups | None = None,
+         detect: Callable[[str], str | None] | None = None) -> Step:
+    """Advance one conversation by one inbound message.
+
+    `detect` (bot.language.detect) names the language of a first message; a person whose
+    language it cannot tell, or whom Faro does not serve, gets the numbered language menu.
+    """
     run = _Run(content, profile, state, today or dt.date.today(), lookups or NoLookups())
     keyword = None if msg.choice else content.keyword(msg.text)
     if state is not None and not content.has(state.flow, state.node):
         state = run.state = None  # the content changed under a waiting conversation
-    if keyword:
+    greeting = state is None or (keyword is not None and keyword[0] in ("menu", "help"))
+    # Buttons and bot commands ("/start") say nothing about the language a person reads.
+    wrote = msg.text and not msg.choice and not msg.text.startswith("/")
+    found = detect(msg.text) if detect and not profile.lang and greeting and wrote else None
+    if found in content.languages and (keyword is None or keyword[0] in ("menu", "help")):
+        run.start_in(found)
+    elif keyword:
+        if found in content.languages:  # "recuperar" from a new phone: Spanish, then recover
+            run.profile = replace(run.profile, lang=found)
+            run.effects.append({"type": "set_language", "lang": found})
         name, target = keyword
-        run.go(target if profile.lang or name not in ("menu", "help") else "welcome", "")
+        run.go(target if run.profile.lang or name not in ("menu", "help") else "welcome", "")
     elif msg.location and profile.lang and content.location_target and not _wants_location(
             content, state):
         # A location shared outside a question means "what is near me?"
@@ -137,6 +152,15 @@ class _Run:
     @property
     def lang(self) -> str:
         return self.profile.lang or self.content.languages[0]
+
+    def start_in(self, lang: str) -> None:
+        """Greet a new person in the language their first message was written in."""
+        self.profile = replace(self.profile, lang=lang)
+        self.effects.append({"type": "set_language", "lang": lang})
+        self.replies.append(Reply(self.msg("language_detected")))
+        welcome = self.content.flows["welcome"]
+        first = welcome.nodes[welcome.start]
+        self.go(getattr(first, "next", "") or "menu", "welcome")
 
     # -- moving through the graph -------------------------------------------------
     def go(self, target: str, current: str) -> None:

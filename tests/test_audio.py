@@ -84,7 +84,7 @@ def test_engine_names_the_recording_in_the_persons_language():
 # -- channels -------------------------------------------------------------------------
 
 def test_whatsapp_sends_the_voice_note_after_the_text(channels):
-    first = channels.whatsapp("Hola")
+    first = channels.whatsapp("Nanga def")
     assert "Elige tu idioma" in twiml_messages(first)[0]
     assert twiml_media(first) == [url("audio/es/welcome.language.ogg")]
 
@@ -102,12 +102,12 @@ def test_whatsapp_sends_the_voice_note_after_the_text(channels):
 
 
 def test_whatsapp_in_english_gets_the_english_recording(channels):
-    channels.whatsapp("Hello")
+    channels.whatsapp("Nanga def")
     assert twiml_media(channels.whatsapp("2")) == [url("audio/en/menu.start.ogg")]
 
 
 def test_sms_never_sends_audio(channels):
-    for text in ("Hola", "1", "5", "basura", "menu"):
+    for text in ("Nanga def", "1", "5", "basura", "menu"):
         response = channels.sms(text)
         assert twiml_messages(response)
         assert twiml_media(response) == []
@@ -115,7 +115,7 @@ def test_sms_never_sends_audio(channels):
 
 
 def test_telegram_text_sends_the_voice_before_the_text_answer(channels, fake_telegram):
-    answer = channels.tg_text("Hola").get_json()
+    answer = channels.tg_text("Nanga def").get_json()
     assert answer["method"] == "sendMessage" and "Elige tu idioma" in answer["text"]
     assert fake_telegram.calls("sendVoice") == [
         {"chat_id": "700100200", "voice": url("audio/es/welcome.language.ogg")}]
@@ -123,7 +123,7 @@ def test_telegram_text_sends_the_voice_before_the_text_answer(channels, fake_tel
 
 
 def test_telegram_button_sends_the_menus_voice(channels, fake_telegram):
-    channels.tg_text("Hola")
+    channels.tg_text("Nanga def")
     fake_telegram.clear()
     answer = channels.tg_button("2").get_json()
     assert "What do you need?" in answer["text"]
@@ -133,12 +133,12 @@ def test_telegram_button_sends_the_menus_voice(channels, fake_telegram):
 
 def test_a_voice_note_telegram_refuses_never_stops_the_text(channels, fake_telegram):
     fake_telegram.fail_next.append(400)
-    answer = channels.tg_text("Hola").get_json()
+    answer = channels.tg_text("Nanga def").get_json()
     assert answer["method"] == "sendMessage" and "Elige tu idioma" in answer["text"]
 
 
 def test_simulator_shows_the_voice_notes(client):
-    out = client.post("/simulator/send", json={"text": "hola"}).get_json()
+    out = client.post("/simulator/send", json={"text": "Nanga def"}).get_json()
     assert out["whatsapp"][-1]["audio"] == ["/audio/es/welcome.language.ogg"]
     assert out["telegram"][0]["audio"] == ["/audio/es/welcome.language.ogg"]
     assert all("audio" not in part for part in out["sms"])
@@ -241,13 +241,13 @@ def operator_app(config, tmp_path):
 def test_an_operator_adds_recordings_without_code(operator_app):
     app, ogg = operator_app
     channels = Channels(app.test_client())
-    channels.whatsapp("Bonjour")
+    channels.whatsapp("Nanga def")
     assert twiml_media(channels.whatsapp("3")) == [url("audio/fr/menu.start.ogg")]
     served = fetch(app.test_client(), "/audio/fr/menu.start.ogg")
     assert served.status_code == 200 and served.data == ogg
 
     # A message node (not only a menu) gets its voice note too, before the menu's.
-    channels.whatsapp("Hola", sender="+5215500000001")
+    channels.whatsapp("Nanga def", sender="+5215500000001")
     chosen = channels.whatsapp("1", sender="+5215500000001")
     assert twiml_media(chosen) == [url("audio/es/welcome.hello.ogg"), url(ES_MENU)]
     assert check_recordings(app.extensions["faro"].content) == []

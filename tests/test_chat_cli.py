@@ -16,7 +16,7 @@ def env(config, monkeypatch) -> None:
 
 
 def test_chat_as_telegram_shows_menus_as_buttons(env) -> None:
-    result = CliRunner().invoke(main, ["chat", "--channel", "telegram"], input="hola\n1\n5\n")
+    result = CliRunner().invoke(main, ["chat", "--channel", "telegram"], input="Nanga def\n1\n5\n")
     assert result.exit_code == 0, result.output
     out = result.output
     assert "Elige tu idioma" in out
@@ -32,7 +32,7 @@ def test_chat_as_telegram_shows_menus_as_buttons(env) -> None:
 
 def test_chat_as_sms_shows_numbers_and_segments(env) -> None:
     result = CliRunner().invoke(main, ["chat", "--channel", "sms", "--as", "ana"],
-                                input="hola\n1\n")
+                                input="Nanga def\n1\n")
     assert result.exit_code == 0, result.output
     assert "1. Español" in result.output
     assert "5. Emergencia" in result.output

@@ -67,7 +67,7 @@ def _post(url: str, form: dict[str, str]) -> tuple[int, bytes]:
 
 
 def test_twenty_concurrent_messages_from_one_contact(app, live_url, redis_client):
-    texts = ["Hola", "1", "menu", "2", "ayuda"] * 4
+    texts = ["Nanga def", "1", "menu", "2", "ayuda"] * 4
     forms = [sms_form(text, f"SM{i:032d}") for i, text in enumerate(texts)]
     barrier = threading.Barrier(len(forms))
 
@@ -95,7 +95,7 @@ def test_twenty_concurrent_messages_from_one_contact(app, live_url, redis_client
 # -- expiry ---------------------------------------------------------------------------
 
 def test_conversation_expires_when_idle_but_the_contact_stays(app, channels, redis_client):
-    twiml_messages(channels.sms("Hola"))
+    twiml_messages(channels.sms("Nanga def"))
     cid = app.extensions["faro"].store.contact_id(Inbound("sms", PHONE))
     conversation_ttl = app.extensions["faro"].settings.conversation_ttl
     assert 0 < redis_client.ttl(keys.conversation(cid)) <= conversation_ttl
@@ -106,12 +106,12 @@ def test_conversation_expires_when_idle_but_the_contact_stays(app, channels, red
 
 
 def test_known_contact_after_expiry_gets_main_menu_in_its_language(app, channels, redis_client):
-    twiml_messages(channels.sms("Hola"))
+    twiml_messages(channels.sms("Nanga def"))
     twiml_messages(channels.sms("2"))  # English
     cid = app.extensions["faro"].store.contact_id(Inbound("sms", PHONE))
     assert redis_client.delete(keys.conversation(cid)) == 1  # as if it expired
 
-    [reply] = twiml_messages(channels.sms("Hola"))
+    [reply] = twiml_messages(channels.sms("Nanga def"))
     assert "What do you need?" in reply
     assert "1. Appointments at the border" in reply
     assert "Elige tu idioma" not in reply
@@ -120,7 +120,7 @@ def test_known_contact_after_expiry_gets_main_menu_in_its_language(app, channels
 
 def test_conversation_really_expires(config, redis_client):
     client = create_app({**config, "FARO_CONVERSATION_TTL": "1"}).test_client()
-    form = sms_form("Hola", "SM" + "1" * 32)
+    form = sms_form("Nanga def", "SM" + "1" * 32)
     client.post(PATH, data=form, headers={"X-Twilio-Signature": twilio_signature(PATH, form)})
     form = sms_form("1", "SM" + "2" * 32)
     client.post(PATH, data=form, headers={"X-Twilio-Signature": twilio_signature(PATH, form)})
@@ -128,7 +128,7 @@ def test_conversation_really_expires(config, redis_client):
     while list(redis_client.scan_iter("faro:s:*")) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert list(redis_client.scan_iter("faro:s:*")) == []
-    form = sms_form("Hola", "SM" + "3" * 32)
+    form = sms_form("Nanga def", "SM" + "3" * 32)
     response = client.post(PATH, data=form,
                            headers={"X-Twilio-Signature": twilio_signature(PATH, form)})
     [reply] = twiml_messages(response)
@@ -172,15 +172,15 @@ def dump(client: redis.Redis) -> dict[bytes, list[bytes]]:
 
 def test_nothing_personal_is_readable_in_redis(channels, redis_client):
     # SMS: language, a free text at a menu, emergency, back to the menu.
-    for text in ["Hola", "1", FREE_TEXT, "5", "1", "menu"]:
+    for text in ["Nanga def", "1", FREE_TEXT, "5", "1", "menu"]:
         twiml_messages(channels.sms(text))
     # WhatsApp from the same number, with a profile name and a shared location.
-    for text in ["Hola", "1", FREE_TEXT]:
+    for text in ["Nanga def", "1", FREE_TEXT]:
         twiml_messages(channels.whatsapp(text))
     twiml_messages(channels.whatsapp("", Latitude="32.5149", Longitude="-117.0382",
                                      MessageType="location"))
     # Telegram, by text and by buttons.
-    assert channels.tg_text("Hola").status_code == 200
+    assert channels.tg_text("Nanga def").status_code == 200
     assert channels.tg_button("1").status_code == 200
     assert channels.tg_text(TG_FREE_TEXT).status_code == 200
     assert channels.tg_button("6").status_code == 200
@@ -219,12 +219,12 @@ def test_healthz_with_redis_down(app_without_redis):
 
 def test_webhooks_answer_503_quickly_when_redis_is_down(app_without_redis):
     client = app_without_redis.test_client()
-    form = sms_form("Hola", "SM" + "9" * 32)
+    form = sms_form("Nanga def", "SM" + "9" * 32)
     started = time.monotonic()
     twilio = client.post(PATH, data=form,
                          headers={"X-Twilio-Signature": twilio_signature(PATH, form)})
     telegram = client.post("/webhooks/telegram", json={"update_id": 1, "message": {
-        "message_id": 1, "date": 1764000000, "text": "Hola",
+        "message_id": 1, "date": 1764000000, "text": "Nanga def",
         "chat": {"id": 700100200, "type": "private"}}},
         headers={"X-Telegram-Bot-Api-Secret-Token": "test-telegram-secret"})
     elapsed = time.monotonic() - started

@@ -286,3 +286,37 @@ def test_time_answers(pack, typed, saved):
 def test_bad_time_answers_get_the_time_hint(pack, typed):
     out, state, _ = talk(pack, None, "hi", "4", "4", typed)
     assert "like this: 9:30 or 15:00" in out[-1] and state.node == "book_when"
+
+
+def test_a_first_message_in_a_served_language_skips_the_language_menu(bundled):
+    result = step(bundled, Profile(), None, Inbound("sms", "+5215500000000", text="bonjour"),
+                  TODAY, detect=lambda text: "fr")
+    assert result.profile.lang == "fr"
+    assert result.replies[0].text == ("Je vais vous écrire en français. Pour changer de langue, "
+                                      "envoyez LANGUE.")
+    assert result.state.flow == "menu" and {"type": "set_language", "lang": "fr"} in \
+        result.effects
+
+
+def test_a_first_message_faro_cannot_place_gets_the_numbered_language_menu(bundled):
+    result = step(bundled, Profile(), None, Inbound("sms", "+5215500000000", text="Nanga def"),
+                  TODAY, detect=lambda text: None)
+    assert result.profile.lang == "" and result.state.node == "language"
+    assert [o.key for o in result.replies[0].options] == ["1", "2", "3", "4", "5"]
+
+
+def test_buttons_and_bot_commands_are_not_read_for_language(bundled):
+    seen = []
+    step(bundled, Profile(), None, Inbound("telegram", "1", text="/start"), TODAY,
+         detect=lambda text: seen.append(text) or "en")
+    step(bundled, Profile(), None, Inbound("telegram", "1", choice="1"), TODAY,
+         detect=lambda text: seen.append(text) or "en")
+    assert seen == []
+
+
+def test_typing_a_language_name_switches_to_it(bundled):
+    ana = Person(bundled, lang="es")
+    done = bundled.t("fr", "Done. From now on I will write to you in English.")
+    assert done != "Done. From now on I will write to you in English."
+    assert done in ana.send("français")
+    assert ana.profile.lang == "fr"

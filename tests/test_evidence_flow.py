@@ -52,7 +52,7 @@ def cid_of(app, channel, address):
 
 
 def record_on_sms(channels, fake_twilio, redis_client):
-    for text in ["hola", "1", *ANSWERS]:
+    for text in ["hola", *ANSWERS]:
         sms(channels, text)
     url = fake_twilio.add_media(JPEG, "image/jpeg")
     out = sms(channels, "", NumMedia="1", MediaUrl0=url, MediaContentType0="image/jpeg")
@@ -83,7 +83,7 @@ def everything_stored(redis_client, media_dir: Path) -> list[bytes]:
 
 
 def test_declining_consent_stores_nothing(channels, redis_client, app):
-    for text in ["hola", "1", "3"]:
+    for text in ["hola", "3"]:
         sms(channels, text)
     assert gsm("No se guardó nada.") in sms(channels, "2")
     assert list(redis_client.scan_iter("faro:ev*")) == []
@@ -110,7 +110,7 @@ def test_a_full_record_on_sms_is_saved_and_reviewable(channels, fake_twilio, red
 def test_nothing_readable_is_stored_after_records_on_every_channel(
         channels, fake_twilio, fake_telegram, redis_client, app):
     record_on_sms(channels, fake_twilio, redis_client)
-    for text in ["hola", "1", "3", "1", "20/01/2025", "1", "1", "2", "18/01/2025", "Tijuana",
+    for text in ["hola", "3", "1", "20/01/2025", "1", "1", "2", "18/01/2025", "Tijuana",
                  "4"]:
         channels.tg_text(text, chat=CHAT)
     fake_telegram.add_file("PHOTO1", JPEG + b"TG", "photos/file_1.jpg")
@@ -119,7 +119,7 @@ def test_nothing_readable_is_stored_after_records_on_every_channel(
     work(redis_client)
     channels.tg_text("1", chat=CHAT)
     channels.tg_text(NOTE, chat=CHAT)
-    for text in ["hola", "2", "3", "yes", "20/01/2025", "2", "1", "3", "18/01/2025",
+    for text in ["hello", "3", "yes", "20/01/2025", "2", "1", "3", "18/01/2025",
                  "Mexicali", "4"]:
         twiml_messages(channels.whatsapp(text, sender=WHATSAPP))
     url = fake_twilio.add_media(PDF, "application/pdf")
@@ -166,8 +166,7 @@ def test_a_recovery_phrase_moves_the_record_to_a_new_phone(channels, fake_twilio
     assert gsm("¿Qué necesitas?") in channels_tg(channels, "hola")
     assert gsm("tiene 8 cosas guardadas") in channels_tg(channels, "3")
     # The old phone (perhaps in a kidnapper's hands) now gets a new, empty contact.
-    assert gsm("Elige tu idioma") in sms(channels, "hola")
-    sms(channels, "1")
+    assert gsm("Te voy a escribir en español.") in sms(channels, "hola")
     assert gsm("Faro puede guardar un registro privado") in sms(channels, "3")
 
 
@@ -225,11 +224,13 @@ def test_with_a_separate_keystore_a_backup_taken_before_deletion_stays_unreadabl
     faro = app.extensions["faro"]
     assert faro.redis.exists(keys.case_items(cid))
     assert faro.store.data_key(cid) is None
-    assert gsm("Elige tu idioma") in sms(channels, "hola"), "the restored contact cannot be read"
+    again = sms(channels, "hola")
+    assert gsm("Te voy a escribir en español.") in again, "a new contact: the old cannot be read"
+    assert "tiene 8 cosas guardadas" not in sms(channels, "3")
 
 
 def test_a_person_who_stopped_half_way_continues_where_they_left(channels, redis_client, app):
-    for text in ["hola", "1", "3", "1", "20/01/2025", "7", "ABC123"]:
+    for text in ["hola", "3", "1", "20/01/2025", "7", "ABC123"]:
         sms(channels, text)
     redis_client.delete(keys.conversation(cid_of(app, "sms", PHONE)))  # days later
     sms(channels, "hola")

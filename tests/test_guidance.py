@@ -30,7 +30,7 @@ def open_policy_pack(tmp_path):
 
 
 def test_suspended_branch_is_the_default_and_says_so_with_the_date(channels):
-    out = talk(channels, "hola", "1", "1")[-1]
+    out = talk(channels, "hola", "1")[-1]
     assert gsm("Desde el 20 de enero de 2025 no se puede pedir cita") in out
     assert gsm("Si alguien te vende una cita, te está engañando.") in out
     assert gsm("Revisamos esta información el 29 nov 2026.") in out
@@ -40,7 +40,7 @@ def test_suspended_branch_is_the_default_and_says_so_with_the_date(channels):
 def test_an_operator_opens_appointments_by_editing_one_data_file(config, tmp_path):
     app = create_app({**config, "FARO_CONTENT_DIR": str(open_policy_pack(tmp_path))})
     channels = Channels(app.test_client())
-    out = talk(channels, "hi", "2", "1")[-1]
+    out = talk(channels, "hi", "1")[-1]
     assert gsm("You can ask for appointments at the border again since 2026-12-01.") in out
     assert gsm("1. Making an account") in out
     steps = talk(channels, "1", "2", "3", "4")
@@ -53,7 +53,7 @@ def test_an_operator_opens_appointments_by_editing_one_data_file(config, tmp_pat
 
 
 def test_a_checked_scam_can_be_reported_without_the_sender(app, channels, redis_client):
-    out = talk(channels, "hola", "1", "2", "1", SCAM)[-1]
+    out = talk(channels, "hola", "2", "1", SCAM)[-1]
     assert gsm("Cuidado. Encontré estas señales de alerta:") in out
     assert gsm("- Te piden dinero.") in out and gsm("no hay citas por CBP One") in out
     assert gsm("Gracias.") in talk(channels, "1")[-1]
@@ -66,14 +66,14 @@ def test_a_checked_scam_can_be_reported_without_the_sender(app, channels, redis_
 
 
 def test_an_ordinary_message_is_not_called_a_scam(channels):
-    out = talk(channels, "hi", "2", "2", "1", "Where can I sleep tonight in Tijuana?")[-1]
+    out = talk(channels, "hi", "2", "1", "Where can I sleep tonight in Tijuana?")[-1]
     assert gsm("I did not find the usual warning signs") in out
 
 
 def test_a_forwarded_real_alert_is_recognised_and_an_edited_one_is_not(redis_client, channels):
     real = "Albergue Juan Diego: hoy ya no hay camas. Llama al 664 123 4567 antes de venir."
     AlertLog(redis_client).record("a1", "Albergue Juan Diego", real, dt.datetime.now(dt.UTC))
-    talk(channels, "hola", "1", "2", "3")
+    talk(channels, "hola", "2", "3")
     out = talk(channels, "Reenviado: " + real.lower())[-1]
     assert gsm("Este mensaje coincide con una alerta verdadera:") in out
     assert gsm("la mandó Albergue Juan Diego el") in out
@@ -87,14 +87,14 @@ def test_a_checked_message_posing_as_a_shelter_alert_is_compared_with_real_ones(
     real = "Albergue Juan Diego: hoy ya no hay camas. Llama al 664 123 4567 antes de venir."
     AlertLog(redis_client).record("a1", "Albergue Juan Diego", real, dt.datetime.now(dt.UTC))
     fake = "Aviso del albergue: hay camas para quien llame al 664 999 0000 hoy."
-    out = talk(channels, "hola", "1", "2", "1", fake)[-1]
+    out = talk(channels, "hola", "2", "1", fake)[-1]
     assert gsm("Dice que viene de Faro o de un albergue, pero no es una de las alertas") in out
     out = talk(channels, "2", "1", real)[-1]
     assert "no es una de las alertas" not in out
 
 
 def test_a_location_shared_at_the_menu_shows_help_nearby(channels):
-    for text in ("hola", "1"):
+    for text in ("hola",):
         twiml_messages(channels.whatsapp(text))
     response = channels.whatsapp("", Latitude="32.5149",
                                  Longitude="-117.0382")
@@ -107,7 +107,7 @@ def test_a_location_shared_at_the_menu_shows_help_nearby(channels):
 def test_shelter_replies_name_how_old_the_news_is_and_show_staff_updates(app, channels):
     directory = app.extensions["faro"].conversations.sources.shelters.ready()
     directory.set_capacity("la-72-tenosique", "full", 0, dt.datetime(2026, 11, 28, 9, 0))
-    out = talk(channels, "hi", "2", "4", "1", "Tenosique")[-1]
+    out = talk(channels, "hi", "4", "1", "Tenosique")[-1]
     assert gsm("La 72 – Hogar Refugio para Personas Migrantes, Tenosique, about 1 km.") in out
     assert gsm("Tel. +52 934 342 1111.") in out
     assert gsm("Space: full, Nov 28, 2026.") in out and gsm("Info from 2021.") in out

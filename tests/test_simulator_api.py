@@ -5,7 +5,7 @@ from tests.test_settings import PRODUCTION
 
 
 def test_one_message_comes_back_in_all_three_renderings(client):
-    out = client.post("/simulator/send", json={"text": "hola"}).get_json()
+    out = client.post("/simulator/send", json={"text": "Nanga def"}).get_json()
     assert "1. Español" in out["sms"][0]["body"] and out["sms"][0]["segments"] >= 1
     assert "*1.* Español" in out["whatsapp"][0]["body"]
     keyboard = out["telegram"][0]["reply_markup"]["inline_keyboard"]
@@ -13,11 +13,11 @@ def test_one_message_comes_back_in_all_three_renderings(client):
 
 
 def test_the_browser_session_keeps_the_person_until_reset(client):
-    client.post("/simulator/send", json={"text": "hola"})
+    client.post("/simulator/send", json={"text": "Nanga def"})
     menu = client.post("/simulator/send", json={"choice": "1"}).get_json()
     assert "¿Qué necesitas?" in menu["sms"][0]["body"]
     client.post("/simulator/reset")
-    again = client.post("/simulator/send", json={"text": "hola"}).get_json()
+    again = client.post("/simulator/send", json={"text": "Nanga def"}).get_json()
     assert "Elige tu idioma" in again["sms"][0]["body"]
 
 
@@ -32,4 +32,4 @@ def test_simulator_is_closed_in_production(config):
     app = create_app({**PRODUCTION, "REDIS_URL": config["REDIS_URL"]})
     client = app.test_client()
     assert client.get("/simulator").status_code == 403
-    assert client.post("/simulator/send", json={"text": "hola"}).status_code == 403
+    assert client.post("/simulator/send", json={"text": "Nanga def"}).status_code == 403

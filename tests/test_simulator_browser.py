@@ -86,8 +86,8 @@ def test_conversation_in_every_channel_view(page: Page, tmp_path: Path) -> None:
     faro = page.get_by_test_id("faro-message")
 
     # A new person says hello and gets the language menu, in two languages.
-    say(page, "hola")
-    expect(page.get_by_test_id("person-message").last).to_have_text(re.compile("hola"))
+    say(page, "Nanga def")
+    expect(page.get_by_test_id("person-message").last).to_have_text(re.compile("Nanga def"))
     expect(faro.last).to_contain_text("Elige tu idioma")
     expect(faro.last).to_contain_text("Choose your language")
     expect(faro.last).to_contain_text("1. Español")
@@ -138,7 +138,7 @@ def test_conversation_in_every_channel_view(page: Page, tmp_path: Path) -> None:
 def test_location_escaping_and_new_person(page: Page) -> None:
     page.goto("/simulator")
     faro = page.get_by_test_id("faro-message")
-    say(page, "hola")
+    say(page, "Nanga def")
     expect(faro.last).to_contain_text("Elige tu idioma")
     say(page, "1")
     expect(faro.last).to_contain_text("¿Qué necesitas?")
@@ -169,7 +169,7 @@ def test_location_escaping_and_new_person(page: Page) -> None:
     page.get_by_test_id("new-person").click()
     expect(faro).to_have_count(0)
     expect(page.get_by_test_id("status")).to_contain_text("New person")
-    say(page, "hola")
+    say(page, "Nanga def")
     expect(faro.last).to_contain_text("Elige tu idioma")
 
 
@@ -177,10 +177,10 @@ def test_a_failed_send_is_shown_and_can_be_retried(page: Page, page_errors: list
     page.goto("/simulator")
     page.route("**/simulator/send", lambda route: route.fulfill(
         status=503, json={"error": "temporarily unavailable, try again"}))
-    say(page, "hola")
+    say(page, "Nanga def")
     expect(page.get_by_test_id("status")).to_contain_text("temporarily unavailable")
     expect(page.get_by_test_id("person-message").last).to_contain_text("Not delivered")
-    expect(page.get_by_test_id("message-input")).to_have_value("hola")
+    expect(page.get_by_test_id("message-input")).to_have_value("Nanga def")
     expect(page.get_by_test_id("faro-message")).to_have_count(0)
     page_errors.clear()  # the browser logs the 503 we asked for
 
@@ -193,7 +193,7 @@ def test_a_failed_send_is_shown_and_can_be_retried(page: Page, page_errors: list
 def test_voice_notes_play_in_whatsapp_and_telegram_views_only(page: Page) -> None:
     page.goto("/simulator")
     faro = page.get_by_test_id("faro-message")
-    say(page, "hola")
+    say(page, "Nanga def")
     expect(faro.last).to_contain_text("Elige tu idioma")
     voice = page.get_by_test_id("voice-note")
     expect(voice).to_have_count(0)  # SMS never carries audio

@@ -83,7 +83,7 @@ SECRETS = [
 
 @pytest.mark.parametrize(("label", "secret", "status"), SECRETS, ids=[s[0] for s in SECRETS])
 def test_secret_header(client, redis_client, fake_telegram, label, secret, status):
-    response = post(client, message(text="Hola"), secret=secret)
+    response = post(client, message(text="Nanga def"), secret=secret)
     assert response.status_code == status
     if status == 403:
         assert stored(redis_client) == [], "a forged update must change nothing"
@@ -98,12 +98,12 @@ def test_secret_header(client, redis_client, fake_telegram, label, secret, statu
 PHOTO = [{"file_id": f"AgACAgEAAxkBAAI{s}", "file_unique_id": f"AQAD{s}", "file_size": s * 40,
           "width": s, "height": s * 3 // 4} for s in (90, 320, 1280)]
 SHAPES = [
-    ("text", {"text": "Hola"}),
+    ("text", {"text": "Nanga def"}),
     ("text with a command", {"text": "/start", "entities": [
         {"type": "bot_command", "offset": 0, "length": 6}]}),
     ("location", {"location": {"latitude": 32.5149, "longitude": -117.0382,
                                "horizontal_accuracy": 20}}),
-    ("photo with sizes and caption", {"photo": PHOTO, "caption": "mi documento"}),
+    ("photo with sizes and caption", {"photo": PHOTO, "caption": "IMG_2041"}),
     ("document", {"document": {"file_id": "BQACAgEAAxkBAAIB", "file_unique_id": "AgADzQ",
                                "file_name": "acta.pdf", "mime_type": "application/pdf",
                                "file_size": 48213}}),
@@ -130,7 +130,7 @@ def test_new_chat_gets_language_menu_as_webhook_response(client, fake_telegram, 
 
 def test_button_press_answers_callback_and_replies_in_the_webhook_response(client,
                                                                           fake_telegram):
-    post(client, message(text="Hola"))
+    post(client, message(text="Nanga def"))
     fake_telegram.clear()  # the language menu's recording
     pressed = button("1")
     response = post(client, pressed)
@@ -154,14 +154,14 @@ def test_button_press_answers_callback_and_replies_in_the_webhook_response(clien
 
 
 def test_typing_the_number_works_like_the_button(client):
-    post(client, message(text="Hola"))
+    post(client, message(text="Nanga def"))
     answer = post(client, message(text="2")).get_json()
     assert "What do you need?" in answer["text"]
     assert buttons(answer)[0] == "1. Appointments at the border"
 
 
 def test_callback_answer_failure_still_replies(client, fake_telegram):
-    post(client, message(text="Hola"))
+    post(client, message(text="Nanga def"))
     fake_telegram.fail_next.append(500)
     response = post(client, button("1"))
     assert response.status_code == 200
@@ -184,7 +184,7 @@ def _group_button() -> dict[str, Any]:
 
 IGNORED = [
     ("edited_message", lambda: {"update_id": next(_ids), "edited_message": {
-        **message(text="Hola")["message"], "edit_date": 1764000100}}),
+        **message(text="Nanga def")["message"], "edit_date": 1764000100}}),
     ("my_chat_member", lambda: {"update_id": next(_ids), "my_chat_member": {
         "chat": private(), "from": user(), "date": 1764000000,
         "old_chat_member": {"status": "member", "user": {"id": 123456, "is_bot": True,
@@ -215,7 +215,7 @@ def test_update_acknowledged_without_reply(client, redis_client, fake_telegram, 
 # -- retries from Telegram ------------------------------------------------------------
 
 def test_replayed_text_update_gets_one_reply(client, fake_telegram):
-    update = message(text="Hola")
+    update = message(text="Nanga def")
     assert post(client, update).get_json()["method"] == "sendMessage"
     again = post(client, update)
     assert again.status_code == 200
@@ -224,8 +224,8 @@ def test_replayed_text_update_gets_one_reply(client, fake_telegram):
 
 
 def _chat(client, steps: list[str], chat: int, replay: int | None = None) -> list[dict]:
-    """First "Hola", then button presses; the press number `replay` is sent twice."""
-    out = [post(client, message(chat, text="Hola")).get_json()]
+    """First "Nanga def", then button presses; the press number `replay` is sent twice."""
+    out = [post(client, message(chat, text="Nanga def")).get_json()]
     for i, data in enumerate(steps, 1):
         update = button(data, chat)
         out.append(post(client, update).get_json())
@@ -256,7 +256,7 @@ def _msg(**fields: Any) -> dict[str, Any]:
 
 
 def _with_chat(chat: Any) -> dict[str, Any]:
-    update = message(text="Hola")
+    update = message(text="Nanga def")
     update["message"]["chat"]["id"] = chat
     return update
 
@@ -267,7 +267,7 @@ MALFORMED = [
     ("empty body", b"", 400),
     ("JSON null", b"null", 400),
     ("JSON array", b"[]", 400),
-    ("JSON array of an update", json.dumps([_msg(text="Hola")]).encode(), 400),
+    ("JSON array of an update", json.dumps([_msg(text="Nanga def")]).encode(), 400),
     ("JSON string", b'"update"', 400),
     ("update_id as string", b'{"update_id": "1", "message": {}}', 400),
     ("update_id as float", b'{"update_id": 1.5}', 400),
@@ -281,7 +281,7 @@ MALFORMED = [
     ("chat id as bool", json.dumps(_with_chat(True)).encode(), 400),
     ("text is a number", json.dumps(_msg(text=5)).encode(), 400),
     ("caption is a list", json.dumps(_msg(caption=["x"])).encode(), 400),
-    ("date out of range", json.dumps(_msg(text="Hola", date=1e30)).encode(), 400),
+    ("date out of range", json.dumps(_msg(text="Nanga def", date=1e30)).encode(), 400),
     ("photo sizes are numbers", json.dumps(_msg(photo=[1, 2])).encode(), 400),
     ("location as strings", json.dumps(
         _msg(location={"latitude": "a", "longitude": "b"})).encode(), 400),
@@ -305,7 +305,7 @@ def test_malformed_update_is_refused_not_crashed(client, redis_client, fake_tele
 
 
 def test_not_json_content_type_is_refused(client, redis_client):
-    response = client.post(PATH, data=json.dumps(message(text="Hola")),
+    response = client.post(PATH, data=json.dumps(message(text="Nanga def")),
                            content_type="text/plain",
                            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET})
     assert response.status_code == 400

@@ -26,7 +26,7 @@ def sid() -> str:
 def sms(**fields: str) -> dict[str, str]:
     """An inbound SMS as Twilio posts it (fields override)."""
     return {"MessageSid": sid(), "SmsSid": "", "AccountSid": ACCOUNT, "From": PHONE,
-            "To": "+15005550006", "Body": "Hola", "NumMedia": "0", "NumSegments": "1",
+            "To": "+15005550006", "Body": "Nanga def", "NumMedia": "0", "NumSegments": "1",
             "FromCountry": "MX", "ToCountry": "US", "ApiVersion": "2010-04-01", **fields}
 
 
@@ -122,8 +122,8 @@ def test_signature_checked_against_public_url_with_trailing_slash(config):
 
 SHAPES = [
     # label, form, how the menu is numbered
-    ("SMS text", sms(Body="Hola"), "1. Español"),
-    ("WhatsApp text", whatsapp(Body="Hola, necesito ayuda"), "*1.* Español"),
+    ("SMS text", sms(Body="Nanga def"), "1. Español"),
+    ("WhatsApp text", whatsapp(Body="Nanga def, dama soxla ndimbal"), "*1.* Español"),
     ("WhatsApp location", {
         k: v for k, v in whatsapp(MessageType="location", Latitude="32.5149",
                                   Longitude="-117.0382", Address="Tijuana, B.C.",
@@ -148,7 +148,7 @@ def test_new_contact_gets_bilingual_language_menu(client, label, form, option):
 
 
 def test_whatsapp_button_payload_chooses_from_the_menu(client):
-    twiml_messages(post(client, whatsapp(Body="Hola")))
+    twiml_messages(post(client, whatsapp(Body="Nanga def")))
     chosen = twiml_messages(post(client, whatsapp(MessageType="button", Body="English",
                                                   ButtonText="English", ButtonPayload="2")))
     text = "\n".join(chosen)
@@ -159,9 +159,9 @@ def test_whatsapp_button_payload_chooses_from_the_menu(client):
 
 def test_sms_and_whatsapp_from_one_number_are_two_contacts(client, redis_client):
     """WhatsApp and SMS are different key spaces: each gets its own conversation."""
-    twiml_messages(post(client, sms(Body="Hola")))
+    twiml_messages(post(client, sms(Body="Nanga def")))
     twiml_messages(post(client, sms(Body="2")))
-    first_whatsapp = twiml_messages(post(client, whatsapp(Body="Hola")))
+    first_whatsapp = twiml_messages(post(client, whatsapp(Body="Nanga def")))
     assert LANGUAGE_MENU[0] in first_whatsapp[0]
     assert len(contacts(redis_client)) == 2
 
@@ -184,9 +184,9 @@ def test_replayed_message_sid_gets_no_second_reply_and_does_not_advance(app, cli
                                                                         redis_client):
     # "1" chooses Spanish; if the retry of "1" were handled too, it would open the first
     # entry of the main menu and the next "2" would land somewhere else.
-    replayed = _conversation(client, ["Hola", "1", "2"], replay_after=2)
-    expected = _conversation(client, ["Hola", "1", "2"], sender="+5215511111111")
-    advanced = _conversation(client, ["Hola", "1", "1", "2"], sender="+5215522222222")
+    replayed = _conversation(client, ["Nanga def", "1", "2"], replay_after=2)
+    expected = _conversation(client, ["Nanga def", "1", "2"], sender="+5215511111111")
+    advanced = _conversation(client, ["Nanga def", "1", "1", "2"], sender="+5215522222222")
 
     assert replayed[1] and "¿Qué necesitas?" in replayed[1][-1]
     assert replayed[2] == [], "the retry must be answered with an empty <Response>"
@@ -197,7 +197,7 @@ def test_replayed_message_sid_gets_no_second_reply_and_does_not_advance(app, cli
 
 
 def test_replay_of_first_message_counts_once(client, redis_client):
-    form = sms(Body="Hola")
+    form = sms(Body="Nanga def")
     assert len(twiml_messages(post(client, form))) == 1
     assert twiml_messages(post(client, form)) == []
     [key] = contacts(redis_client)
