@@ -341,7 +341,10 @@ class _Run:
         text = self.render(hint, ())
         if retries >= LOST_AFTER:
             text += "\n" + self.msg("lost")
-        self.replies.append(Reply(text))
+        # Before a language is chosen, an apology in one language helps nobody: the menu
+        # itself asks again in every language.
+        if self.profile.lang or not isinstance(node, LanguageNode):
+            self.replies.append(Reply(text))
         self.replies.append(self.voiced(self.question(node), node))
         self.state = replace(self.state, vars=self.vars, retries=retries)
 
