@@ -144,7 +144,8 @@ class Lookups:
         if not code:
             return []
         count = len(self.sources.cases.items(self.cid, self.data_key))
-        return [{"id": code, "code": show_code(code), "count": count}]
+        return [{"id": code, "code": show_code(code), "count": count,
+                 "saved": self.content.tn(lang, "things_saved", count)}]
 
     def _evidence_items(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
         out = []

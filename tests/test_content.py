@@ -185,10 +185,14 @@ def test_every_shipped_catalog_is_complete_and_keeps_every_placeholder(lang):
     for message in catalog:
         if not message.id:
             continue
-        assert message.string and not message.fuzzy, message.id
-        assert sorted(placeholders.findall(message.id)) == \
-            sorted(placeholders.findall(message.string)), message.id
-        assert message.id.count("\n") == message.string.count("\n"), message.id
+        source = message.id[-1] if isinstance(message.id, tuple) else message.id
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        assert all(forms) and not message.fuzzy, message.id
+        assert len(forms) == (catalog.num_plurals if isinstance(message.id, tuple) else 1)
+        for form in forms:
+            assert sorted(placeholders.findall(source)) == \
+                sorted(placeholders.findall(form)), message.id
+            assert source.count("\n") == form.count("\n"), message.id
 
 
 def test_template_is_up_to_date_with_the_flows():

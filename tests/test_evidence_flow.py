@@ -164,7 +164,7 @@ def test_a_recovery_phrase_moves_the_record_to_a_new_phone(channels, fake_twilio
     assert gsm("Escribe tu frase") in channels_tg(channels, "recuperar")
     assert gsm("Este teléfono ya tiene tu registro") in channels_tg(channels, phrase.upper())
     assert gsm("¿Qué necesitas?") in channels_tg(channels, "hola")
-    assert gsm("tiene 8 cosas guardadas") in channels_tg(channels, "3")
+    assert gsm(": 8 cosas guardadas.") in channels_tg(channels, "3")
     # The old phone (perhaps in a kidnapper's hands) now gets a new, empty contact.
     assert gsm("Te voy a escribir en español.") in sms(channels, "hola")
     assert gsm("Faro puede guardar un registro privado") in sms(channels, "3")
@@ -226,7 +226,7 @@ def test_with_a_separate_keystore_a_backup_taken_before_deletion_stays_unreadabl
     assert faro.store.data_key(cid) is None
     again = sms(channels, "hola")
     assert gsm("Te voy a escribir en español.") in again, "a new contact: the old cannot be read"
-    assert "tiene 8 cosas guardadas" not in sms(channels, "3")
+    assert ": 8 cosas guardadas." not in sms(channels, "3")
 
 
 def test_a_person_who_stopped_half_way_continues_where_they_left(channels, redis_client, app):
@@ -235,7 +235,7 @@ def test_a_person_who_stopped_half_way_continues_where_they_left(channels, redis
     redis_client.delete(keys.conversation(cid_of(app, "sms", PHONE)))  # days later
     sms(channels, "hola")
     menu = sms(channels, "3")
-    assert gsm("tiene 2 cosas guardadas") in menu and gsm("1. Seguir con mis respuestas") in menu
+    assert gsm(": 2 cosas guardadas.") in menu and gsm("1. Seguir con mis respuestas") in menu
     assert gsm("¿Qué pasó?") in sms(channels, "1")
 
 

@@ -22,7 +22,9 @@ def tzotzil_pack(tmp_path: Path, complete: bool = True) -> Path:
     catalog.language_team = "tzo"
     for i, message in enumerate(m for m in template if m.id):
         if complete or i % 2:
-            catalog.add(message.id, f"[tzo] {message.id}")
+            forms = message.id if isinstance(message.id, tuple) else (message.id,)
+            marked = tuple(f"[tzo] {form}" for form in forms)
+            catalog.add(message.id, marked if isinstance(message.id, tuple) else marked[0])
     folder = tmp_path / "locales" / "tzo" / "LC_MESSAGES"
     folder.mkdir(parents=True)
     with (folder / "messages.po").open("wb") as fh:
@@ -72,3 +74,13 @@ def test_spanish_french_and_portuguese_have_babel_plural_forms():
         with path.open("rb") as fh:
             catalog = read_po(fh, locale=lang)
         assert catalog.num_plurals == 3, lang
+
+
+def test_plural_messages_use_each_languages_plural_forms():
+    content = load_content()
+    assert content.tn("es", "things_saved", 1) == "1 cosa guardada"
+    assert content.tn("es", "things_saved", 7) == "7 cosas guardadas"
+    assert content.tn("en", "things_saved", 1) == "1 thing saved"
+    assert content.tn("fr", "things_saved", 0) == "0 élément enregistré"  # French: 0 is one
+    assert content.tn("pt", "things_saved", 2) == "2 itens salvos"
+    assert content.tn("ht", "things_saved", 3) == "3 bagay anrejistre"

@@ -24,6 +24,7 @@ def extract_flow(fileobj: Any, keywords: Any, comment_tags: Any,
     top = {k.value: v for k, v in root.value}
     if "messages" in top:
         yield from _pairs(top["messages"], "message", all_values=True)
+        yield from _plurals(top["messages"])
     elif "nodes" in top and "flow" in top:
         flow = top["flow"].value
         for name, node in top["nodes"].value:
@@ -39,6 +40,18 @@ def _pairs(mapping: yaml.Node, where: str, all_values: bool = False, wanted_keys
         wanted = all_values or key.value in wanted_keys
         if isinstance(value, yaml.ScalarNode) and wanted and value.value.strip():
             yield value.start_mark.line + 1, None, value.value, [f"{where} {key.value}"]
+
+
+def _plurals(mapping: yaml.Node):
+    """Messages written as {one: ..., other: ...}: one gettext entry with plural forms."""
+    if not isinstance(mapping, yaml.MappingNode):
+        return
+    for key, value in mapping.value:
+        if isinstance(value, yaml.MappingNode):
+            forms = {k.value: v.value for k, v in value.value}
+            if forms.get("one") and forms.get("other"):
+                yield (value.start_mark.line + 1, "ngettext", (forms["one"], forms["other"]),
+                       [f"message {key.value} (plural)"])
 
 
 def _walk(node: yaml.Node, where: str, wanted_keys=TEXT_KEYS):

@@ -68,6 +68,7 @@ class Content:
     fallback_locale: str
     messages: dict[str, str] = field(default_factory=dict)
     date_locales: dict[str, str] = field(default_factory=dict)  # lang -> locale for dates
+    plurals: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (one, other)
     data: dict[str, Any] = field(default_factory=dict)  # data file stem -> parsed YAML
     catalogs: dict[str, Any] = field(default_factory=dict)
     audio: dict[tuple[str, str], str] = field(default_factory=dict)  # (lang, "flow.node") -> path
@@ -78,6 +79,12 @@ class Content:
     def t(self, lang: str, msgid: str) -> str:
         """`msgid` in `lang`, or the source text where the catalog lacks it."""
         return self._t.get(lang, gettext.NullTranslations()).gettext(msgid)
+
+    def tn(self, lang: str, name: str, count: int) -> str:
+        """The plural message `name` for `count`, in `lang`, with {count} filled in."""
+        one, other = self.plurals[name]
+        text = self._t.get(lang, gettext.NullTranslations()).ngettext(one, other, count)
+        return text.replace("{count}", str(count))
 
     def locale_for(self, lang: str) -> str:
         """The locale Babel formats dates and numbers in for `lang`."""
@@ -95,7 +102,7 @@ class Content:
 
     def msgids(self) -> set[str]:
         """Every source string a person can read: node texts, labels, engine messages."""
-        found = set(self.messages.values())
+        found = set(self.messages.values()) | {one for one, _other in self.plurals.values()}
         for flow in self.flows.values():
             for node in flow.nodes.values():
                 found.update(getattr(node, name, "") for name in ("text", "item", "empty",
@@ -180,7 +187,10 @@ def load_content(override: str | Path | None = None, base: str | Path = BUNDLED)
     )
     raw = _load_yaml(pack_files(folders, "flows", "messages.yaml").get("messages.yaml"),
                      problems) or {}
-    content.messages = {str(k): str(v) for k, v in (raw.get("messages") or {}).items()}
+    entries = (raw.get("messages") or {}).items()
+    content.messages = {str(k): str(v) for k, v in entries if not isinstance(v, dict)}
+    content.plurals = {str(k): (str(v.get("one", "")), str(v.get("other", "")))
+                       for k, v in entries if isinstance(v, dict)}
     _load_catalogs(content, folders, langs, problems)
     content.audio, content.audio_files, content.audio_index = load_audio(folders, problems)
     problems += validate(content)
