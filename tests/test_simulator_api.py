@@ -33,3 +33,18 @@ def test_simulator_is_closed_in_production(config):
     client = app.test_client()
     assert client.get("/simulator").status_code == 403
     assert client.post("/simulator/send", json={"text": "Nanga def"}).status_code == 403
+
+
+def test_signed_in_staff_may_use_the_simulator_in_production(config, monkeypatch):
+    from tests.staff_helpers import Console, add_staff, quick_hashes
+
+    quick_hashes(monkeypatch)
+    app = create_app({**PRODUCTION, "REDIS_URL": config["REDIS_URL"]})
+    add_staff(app, "coordinadora@faro.test", "coordinator")
+    console = Console(app.test_client())
+    assert console.client.get("/simulator").status_code == 403
+    console.sign_in("coordinadora@faro.test")
+    assert console.client.get("/simulator").status_code == 200
+    assert console.client.post("/simulator/send", json={"text": "hola"}).status_code == 200
+    console.sign_out()
+    assert console.client.get("/simulator").status_code == 403

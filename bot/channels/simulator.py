@@ -13,6 +13,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
     jsonify,
     render_template,
     request,
@@ -29,8 +30,13 @@ RENDERINGS = ("sms", "whatsapp", "telegram")
 
 
 def allowed() -> bool:
-    """The simulator is for developers, and for staff who signed in to the console."""
-    return current_app.extensions["faro"].settings.development or bool(session.get("staff"))
+    """The simulator is for developers, and for staff signed in to the console right now."""
+    if current_app.extensions["faro"].settings.development:
+        return True
+    from bot.staff.access import load  # checks the session in Redis: revoked means gone
+
+    load()
+    return g.get("staff") is not None
 
 
 @bp.before_request
