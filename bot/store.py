@@ -200,6 +200,11 @@ class Store:
         with contextlib.suppress(redis.RedisError):  # the lock expires by itself anyway
             self._release(keys=[keys.lock(cid)], args=[token])
 
+    def opt_out(self, cid: str) -> None:
+        """Mark a known contact as opted out of every alert (a provider said STOP)."""
+        if self.redis.exists(keys.contact(cid)):
+            self.redis.hset(keys.contact(cid), "o", "1")
+
     def data_key(self, cid: str) -> bytes | None:
         """The data key of contact `cid`, unwrapped; None once the contact is erased."""
         wrapped = self.keystore.get(cid)

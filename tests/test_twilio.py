@@ -264,3 +264,47 @@ def test_non_form_body_is_refused(client, redis_client, content_type):
                            headers={"X-Twilio-Signature": twilio_signature(PATH, {})})
     assert 400 <= response.status_code < 500
     assert contacts(redis_client) == []
+
+
+# -- delivery status callbacks --------------------------------------------------------------
+
+STATUS_PATH = "/webhooks/twilio/status"
+
+
+def status_form(**extra: str) -> dict[str, str]:
+    return {"MessageSid": "SM" + "7" * 32, "MessageStatus": "delivered",
+            "AccountSid": ACCOUNT, "To": PHONE, "From": "+15005550006", **extra}
+
+
+def post_status(client, form, *, sign=True):
+    headers = {"X-Twilio-Signature": twilio_signature(STATUS_PATH, form)} if sign else {}
+    return client.post(STATUS_PATH, data=form, headers=headers)
+
+
+def test_status_callbacks_must_be_signed(client):
+    assert post_status(client, status_form(), sign=False).status_code == 403
+    form = status_form()
+    tampered = {**form, "MessageStatus": "failed"}
+    headers = {"X-Twilio-Signature": twilio_signature(STATUS_PATH, form)}
+    assert client.post(STATUS_PATH, data=tampered, headers=headers).status_code == 403
+
+
+def test_a_stop_error_opts_the_contact_out_of_alerts(client, app, redis_client):
+    post(client, sms(Body="Nanga def"))
+    cid = app.extensions["faro"].store.contact_id(Inbound("sms", PHONE))
+    assert redis_client.hget(keys.contact(cid), "o") == b"0"
+    assert post_status(client, status_form(MessageStatus="delivered")).status_code == 204
+    assert redis_client.hget(keys.contact(cid), "o") == b"0"
+    failed = status_form(MessageStatus="failed", ErrorCode="21610")
+    assert post_status(client, failed).status_code == 204
+    assert redis_client.hget(keys.contact(cid), "o") == b"1"
+
+
+def test_a_status_for_an_unknown_number_creates_no_contact(client, redis_client):
+    failed = status_form(MessageStatus="failed", ErrorCode="21610", To="+5215599990000")
+    assert post_status(client, failed).status_code == 204
+    assert list(redis_client.scan_iter("faro:c:*")) == []
+
+
+def test_a_malformed_status_is_a_400(client):
+    assert post_status(client, {"AccountSid": ACCOUNT}).status_code == 400

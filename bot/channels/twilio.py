@@ -109,3 +109,24 @@ def messages() -> Response:
         return twiml([])
     media = [public_url(faro.settings.public_url, p) for p in voice_notes(replies, msg.channel)]
     return twiml(as_bodies(replies, msg.channel), media)
+
+
+# Twilio's error for a number that replied STOP: no message may go to it any more.
+UNSUBSCRIBED = "21610"
+
+
+@bp.post("/webhooks/twilio/status")
+def status() -> tuple[str, int]:
+    """Delivery status callbacks: a STOP error (21610) opts the contact out at once."""
+    faro = current_app.extensions["faro"]
+    form = request.form.to_dict()
+    verify(signed_url(), form, request.headers.get("X-Twilio-Signature", ""),
+           faro.settings.twilio_auth_token)
+    if not form.get("MessageSid") or not form.get("MessageStatus"):
+        raise BadRequest("MessageSid and MessageStatus are required")
+    if form.get("ErrorCode") == UNSUBSCRIBED and form.get("To"):
+        recipient = form["To"]
+        channel = "whatsapp" if recipient.startswith("whatsapp:") else "sms"
+        msg = Inbound(channel, recipient.removeprefix("whatsapp:"))
+        faro.store.opt_out(faro.store.contact_id(msg))
+    return "", 204
