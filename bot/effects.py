@@ -80,6 +80,19 @@ class Effects:
     def _delete_contact(self, session: Session, msg: Inbound, effect: dict, now) -> None:
         erase_contact(self.store, self.cases, self.recovery, session.cid)
 
+    def _subscribe(self, session: Session, msg: Inbound, effect: dict, now) -> None:
+        region, topics = str(effect.get("region", "")), str(effect.get("topics") or "all")
+        if not region:
+            return
+        key, redis = keys.contact(session.cid), self.store.redis
+        old = redis.hget(key, "sr")
+        pipe = redis.pipeline(transaction=True)
+        if old and old.decode() != region:
+            pipe.srem(keys.subscribers(old.decode()), session.cid)
+        pipe.hset(key, mapping={"sr": region, "st": topics, "o": "0"})
+        pipe.sadd(keys.subscribers(region), session.cid)
+        pipe.execute()
+
     def _evidence_open(self, session: Session, msg: Inbound, effect: dict, now) -> None:
         self.cases.open(session.cid, session.data_key, now)
         # What was agreed to, and where: legal aid may need to show consent was informed.

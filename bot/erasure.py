@@ -17,6 +17,9 @@ from bot.store import Store
 def erase_contact(store: Store, cases: Cases, recovery: Recovery, cid: str) -> None:
     """Erase everything Faro keeps about contact `cid`, its data key first."""
     store.keystore.delete(cid)  # from here on, every copy of the contact's data is unreadable
+    region = store.redis.hget(keys.contact(cid), "sr")
+    if region:
+        store.redis.srem(keys.subscribers(region.decode()), cid)
     Appointments(store.redis).delete_all(cid)
     cases.delete(cid)
     recovery.forget(cid)

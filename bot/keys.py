@@ -16,6 +16,8 @@ channel and address, never the address itself):
   to a contact, so deletion and a new recovery can find them.
 - ``faro:rp:<hmac>``: string, a recovery phrase's HMAC -> the contact's id. No expiry.
 - ``faro:rl:<what>:<cid>``: string counter, attempts in the current window (rate limits).
+- ``faro:sub:<region>``: set, the contacts subscribed to alerts for a Mexican state
+  (its name as the person chose it). Left with the contact on deletion.
 - ``faro:ap:<cid>``: hash, the person's own appointments (id -> encrypted JSON).
   Deleted with the contact.
 - ``faro:d:<channel>:<message id>``: string, a provider message id already
@@ -121,6 +123,11 @@ def recovery(phrase_mac: str) -> str:
 def attempts(what: str, cid: str) -> str:
     """Key counting attempts at `what` by a contact in the current window."""
     return f"{PREFIX}:rl:{what}:{{{cid}}}"
+
+
+def subscribers(region: str) -> str:
+    """Key of the set of contacts subscribed to alerts for `region` (a state's name)."""
+    return f"{PREFIX}:sub:{region}"
 
 
 def appointments(cid: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from babel.dates import format_date
 
+from bot import places
 from bot.alerts import AlertLog, claims_to_come_from
 from bot.appointments import Appointments
 from bot.content import Content
@@ -184,3 +185,12 @@ class Lookups:
         have = {item.kind for item in self.sources.cases.items(self.cid, self.data_key)}
         steps = ("appointment", "event", "when", "where", "report", "account")
         return [{"id": step} for step in steps if step not in have][:1]
+
+    def _region(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        where = args.get("where")
+        if isinstance(where, dict) and "lat" in where:
+            place = places.nearest(float(where["lat"]), float(where["lon"]))
+        else:
+            text = where.get("place", "") if isinstance(where, dict) else str(where or "")
+            place = places.match_city(text)
+        return [{"id": place.state, "name": place.state}] if place else []

@@ -13,6 +13,7 @@ longer names. On a tie the bigger city wins.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -60,6 +61,13 @@ class Place:
 def match_city(text: str) -> Place | None:
     """The Mexican city `text` names, or None when it names none we know."""
     return _index().match(text)
+
+
+def nearest(lat: float, lon: float) -> Place:
+    """The known Mexican place closest to a point (for a shared location)."""
+    places = {entry[2] for entry in _index().best.values()}
+    scale = math.cos(math.radians(lat))  # a degree of longitude shrinks away from the equator
+    return min(places, key=lambda p: (p.lat - lat) ** 2 + ((p.lon - lon) * scale) ** 2)
 
 
 def prepare() -> None:

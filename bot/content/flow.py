@@ -31,10 +31,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Action = Literal["set_language", "opt_out", "opt_in", "delete_contact", "save_appointment",
                  "cancel_appointment", "report_scam", "evidence_open", "evidence_add",
-                 "evidence_share", "evidence_delete", "recovery_new", "recover"]
+                 "evidence_share", "evidence_delete", "recovery_new", "recover", "subscribe"]
 LookupName = Literal["shelters_near", "shelters_in_city", "check_message", "match_alert",
                      "appointments", "case", "evidence_items", "organizations",
-                     "evidence_missing"]
+                     "evidence_missing", "region"]
 ACTIONS = get_args(Action)
 LOOKUPS = get_args(LookupName)
 INPUTS = ("text", "yes_no", "date", "time", "number", "location", "media")
