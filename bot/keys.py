@@ -16,6 +16,8 @@ channel and address, never the address itself):
   to a contact, so deletion and a new recovery can find them.
 - ``faro:rp:<hmac>``: string, a recovery phrase's HMAC -> the contact's id. No expiry.
 - ``faro:rl:<what>:<cid>``: string counter, attempts in the current window (rate limits).
+- ``faro:tb:<channel>:<sender>``: hash, the token bucket of one provider sender (tokens,
+  time), shared by every worker so that more workers never break a provider's limit.
 - ``faro:sub:<region>``: set, the contacts subscribed to alerts for a Mexican state
   (its name as the person chose it). Left with the contact on deletion.
 - ``faro:ap:<cid>``: hash, the person's own appointments (id -> encrypted JSON).
@@ -123,6 +125,11 @@ def recovery(phrase_mac: str) -> str:
 def attempts(what: str, cid: str) -> str:
     """Key counting attempts at `what` by a contact in the current window."""
     return f"{PREFIX}:rl:{what}:{{{cid}}}"
+
+
+def bucket(channel: str, sender: str) -> str:
+    """Key of the send token bucket of one sender on one channel."""
+    return f"{PREFIX}:tb:{channel}:{sender}"
 
 
 def subscribers(region: str) -> str:
