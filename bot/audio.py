@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from flask import Blueprint, Response, abort, current_app, send_file
 
 bp = Blueprint("audio", __name__)
@@ -20,4 +22,9 @@ def recording(lang: str, name: str) -> Response:
     path = files.get(f"audio/{lang}/{name}.ogg")
     if path is None or not path.is_file():
         abort(404)
-    return send_file(path, mimetype="audio/ogg", max_age=MAX_AGE, conditional=True, etag=True)
+    # Bytes, not an open file: recordings are small, and a player that aborts a range
+    # request mid-stream must not leave a file handle behind.
+    stat = path.stat()
+    return send_file(io.BytesIO(path.read_bytes()), mimetype="audio/ogg", max_age=MAX_AGE,
+                     conditional=True, etag=f"{stat.st_mtime_ns:x}-{stat.st_size:x}",
+                     last_modified=stat.st_mtime, download_name=path.name)

@@ -24,6 +24,8 @@ REFUSED = frozenset(("text", "body", "message", "phone", "address", "email", "pa
 ACTIONS = (
     "signin.ok", "signin.failed", "signout", "audit.view", "scams.view", "scams.texts",
     "access.denied", "case.denied", "case.view", "case.media", "case.export", "staff.add",
+    "account.add", "account.change", "account.remove", "capacity.set", "broadcast.create",
+    "broadcast.view", "broadcast.approve", "broadcast.cancel",
 )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from bot.broadcast_cli import broadcast
 from bot.errors import FaroError
 
 
@@ -96,16 +97,16 @@ def web(bind: str, workers: int) -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker on Faro's queues, with the scheduler."""
-    from rq import Worker
-
     from bot.connection import connect
     from bot.settings import Settings
     from worker import retention
     from worker.queues import all_queues, queue
+    from worker.runner import FaroWorker
 
     client = connect(Settings.load())
     retention.schedule(queue(client), dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
-    Worker(all_queues(client), connection=client).work(burst=burst, with_scheduler=True)
+    # Its first maintenance, at start, revives broadcasts a dead worker left unfinished.
+    FaroWorker(all_queues(client), connection=client).work(burst=burst, with_scheduler=True)
 
 
 @main.command()
@@ -355,9 +356,15 @@ def staff() -> None:
               type=click.Choice(["admin", "coordinator", "shelter", "legal"]),  # accounts.ROLES
               help="admin: accounts and audit; coordinator: alerts anywhere, scam reports; "
                    "shelter: their shelter; legal: cases shared with their organization.")
+@click.option("--region", default="",
+              help='The Mexican state they work in, such as "Chihuahua"; shelter staff '
+                   "get their shelter's state when this is left out.")
+@click.option("--shelter", default="",
+              help="The id of their shelter (see `faro shelters list`), for shelter staff.")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from standard input instead of asking twice.")
-def staff_add(email: str, name: str, org_name: str, role: str, password_stdin: bool) -> None:
+def staff_add(email: str, name: str, org_name: str, role: str, region: str, shelter: str,
+              password_stdin: bool) -> None:
     """Create a console account (password of 12 characters or more); print the org id."""
     from bot import audit
     from bot.staff.accounts import Accounts
@@ -366,24 +373,40 @@ def staff_add(email: str, name: str, org_name: str, role: str, password_stdin: b
                 click.prompt("Password", hide_input=True, confirmation_prompt=True))
     client, settings = _staff_redis()
     try:
-        account = Accounts(client, settings.data_key).add(email, name, org_name, role, password)
+        if shelter:
+            _load_shelters(client, settings)
+        account = Accounts(client, settings.data_key).add(email, name, org_name, role, password,
+                                                          region, shelter)
     except FaroError as exc:
         raise click.ClickException(str(exc)) from exc
-    audit.record(client, "cli", "staff.add", account.sid, role=role, org=account.org)
+    placed = {k: v for k, v in {"region": account.region, "shelter": account.shelter}.items()
+              if v}
+    audit.record(client, "cli", "staff.add", account.sid, role=role, org=account.org, **placed)
     click.echo(f"Added {account.name} as {role} of {org_name.strip()}.")
     click.echo(f"Organization id: {account.org}")
+    if account.region or account.shelter:
+        click.echo(f"Region: {account.region or '-'}; shelter: {account.shelter or '-'}")
+
+
+def _load_shelters(client, settings) -> None:
+    """Import the content pack's shelters unless this very pack was imported last."""
+    from bot.content import load_content
+    from bot.shelters import Directory
+
+    pack = load_content(settings.content_dir or None)
+    Directory(client).ensure_loaded(pack.data.get("shelters", {}).get("shelters", []))
 
 
 @staff.command("list")
 def staff_list() -> None:
-    """Print every console account: name, email, organization id, role."""
+    """Print every console account: name, email, organization id, role, region, shelter."""
     from bot.staff.accounts import Accounts
 
     client, settings = _staff_redis()
     book = Accounts(client, settings.data_key)
     for account in book.all():
         click.echo(f"{account.name:28} {book.email(account.sid):36} {account.org:24} "
-                   f"{account.role}")
+                   f"{account.role:12} {account.region or '-':20} {account.shelter or '-'}")
 
 
 def _staff_redis():
@@ -399,3 +422,6 @@ def _staff_redis():
 
 if __name__ == "__main__":
     main()
+
+
+main.add_command(broadcast)

@@ -24,6 +24,7 @@ from bot.message import Inbound, Media, Reply
 from bot.recovery import Recovery
 from bot.scams import Reports
 from bot.store import Session, Store, normalize_address
+from bot.subscriptions import parse_topics
 
 log = logging.getLogger("faro.effects")
 MEDIA_KINDS = {"photo": "photo", "document": "document", "voice": "voice", "audio": "voice",
@@ -81,7 +82,8 @@ class Effects:
         erase_contact(self.store, self.cases, self.recovery, session.cid)
 
     def _subscribe(self, session: Session, msg: Inbound, effect: dict, now) -> None:
-        region, topics = str(effect.get("region", "")), str(effect.get("topics") or "all")
+        # The fields are what the alert sender reads: see bot/subscriptions.py.
+        region, city = str(effect.get("region", "")), str(effect.get("city") or "")
         if not region:
             return
         key, redis = keys.contact(session.cid), self.store.redis
@@ -89,7 +91,8 @@ class Effects:
         pipe = redis.pipeline(transaction=True)
         if old and old.decode() != region:
             pipe.srem(keys.subscribers(old.decode()), session.cid)
-        pipe.hset(key, mapping={"sr": region, "st": topics, "o": "0"})
+        pipe.hset(key, mapping={"sr": region, "sc": city, "o": "0",
+                                "st": parse_topics(effect.get("topics") or "all")})
         pipe.sadd(keys.subscribers(region), session.cid)
         pipe.execute()
 

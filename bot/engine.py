@@ -259,12 +259,7 @@ class _Run:
     def accept(self, node: Node, msg: Inbound) -> str | None:
         """Where a valid answer leads, saving it; None when the answer is not valid."""
         if isinstance(node, MenuNode):
-            index = self.pick(msg, [self.t(o.label) for o in node.options])
-            if index is None:
-                return None
-            if node.save:
-                self.vars[node.save] = node.options[index].value or str(index + 1)
-            return node.options[index].go
+            return self.accept_menu(node, msg)
         if isinstance(node, LanguageNode):
             return self.accept_language(node, msg)
         if isinstance(node, AskNode):
@@ -279,6 +274,20 @@ class _Run:
             self.vars.pop("_choices", None)
             return node.next
         return None
+
+    def accept_menu(self, node: MenuNode, msg: Inbound) -> str | None:
+        labels = [self.render(o.label, ()) for o in node.options]
+        if node.multiple:
+            chosen = self.pick_several(msg, labels)
+        else:
+            index = self.pick(msg, labels)
+            chosen = [] if index is None else [index]
+        if not chosen:
+            return None
+        values = [node.options[i].value or str(i + 1) for i in chosen]
+        if node.save:
+            self.vars[node.save] = values if node.multiple else values[0]
+        return node.options[chosen[0]].go
 
     def accept_language(self, node: LanguageNode, msg: Inbound) -> str | None:
         langs = self.content.languages
@@ -334,6 +343,20 @@ class _Run:
             return found[0][2]
         return None
 
+    def pick_several(self, msg: Inbound, labels: list[str]) -> list[int]:
+        """The options a message chose: numbers ("1 3", "1,3", "1 y 3", "13"), or else one
+        option as `pick` finds it; [] when it chose none."""
+        words = [w for w in re.split(r"[\s,;.+&/-]+", normalize(msg.text))
+                 if w and w not in self.content.answers["and"]]
+        if msg.choice or not words or not all(w.isdigit() for w in words):
+            index = self.pick(msg, labels)
+            return [] if index is None else [index]
+        # A menu has at most 9 options, so "13" can only mean 1 and 3.
+        numbers = {n for w in words
+                   for n in ([int(w)] if int(w) <= len(labels) else map(int, w))}
+        return sorted(n - 1 for n in numbers) if all(
+            1 <= n <= len(labels) for n in numbers) else []
+
     def retry(self, node: Node) -> None:
         assert self.state is not None
         retries = self.state.retries + 1
@@ -351,7 +374,8 @@ class _Run:
     # -- rendering ----------------------------------------------------------------
     def question(self, node: Node) -> Reply:
         if isinstance(node, MenuNode):
-            options = [Option(str(i), self.t(o.label)) for i, o in enumerate(node.options, 1)]
+            options = [Option(str(i), self.render(o.label, ()))
+                       for i, o in enumerate(node.options, 1)]
             return Reply(self.render(node.text, node.facts), tuple(options))
         if isinstance(node, LanguageNode):
             return self.language_menu(node)
@@ -389,7 +413,7 @@ class _Run:
             self.facts.update(facts)
             self.fact_reply = len(self.replies)
         text = self.dates(self.content.t(lang or self.lang, msgid), lang or self.lang)
-        return fill(text, {**self.context(), **extra})
+        return fill(text, {**self.shown(lang or self.lang), **extra})
 
     def dates(self, text: str, lang: str) -> str:
         """Write `{vars.x:date}` answers as people of `lang` write dates ("25 dic 2027")."""
@@ -416,6 +440,16 @@ class _Run:
 
     def context(self) -> dict[str, Any]:
         return {"facts": self.content.facts, "vars": self.vars}
+
+    def shown(self, lang: str) -> dict[str, Any]:
+        """The context as a person reads it: several choices as their labels, in `lang`."""
+        said = dict(self.vars)
+        for name, value in self.vars.items():
+            labels = self.content.labels(name) if isinstance(value, list) else {}
+            if labels:
+                said[name] = ", ".join(self.content.t(lang, labels.get(str(v), str(v)))
+                                       for v in value)
+        return {"facts": self.content.facts, "vars": said}
 
     def t(self, msgid: str) -> str:
         return self.content.t(self.lang, msgid)

@@ -34,7 +34,16 @@ class Forbidden(BadRequest):
 
 
 class DeliveryError(FaroError):
-    """A provider refused or failed to take an outbound message."""
+    """A provider refused or failed to take an outbound message.
+
+    `retry` says whether trying again may work (429, 5xx, a network error), `wait` how
+    many seconds the provider asked for (or None), and `code` the provider's error code.
+    """
+
+    def __init__(self, message: str, *, retry: bool = False, wait: float | None = None,
+                 code: str = ""):
+        super().__init__(message)
+        self.retry, self.wait, self.code = retry, wait, code
 
 
 class MediaRefused(FaroError):

@@ -4,7 +4,9 @@ Layout (all keys start with ``faro:``; ``<cid>`` is a contact id, an HMAC of
 channel and address, never the address itself):
 
 - ``faro:c:<cid>``: hash, the contact record (language, wrapped data key,
-  encrypted address, opt-out flag, counters). Lives until deletion or retention.
+  encrypted address, opt-out flag, counters, and the alerts asked for: ``sr`` state,
+  ``sc`` city or empty, ``st`` topics, see bot/subscriptions.py). Lives until deletion
+  or retention.
 - ``faro:s:<cid>``: string, the conversation state (flow, node, answers).
   Expires after ``FARO_CONVERSATION_TTL`` seconds idle.
 - ``faro:l:<cid>``: string, the per-contact lock token. Expires by itself.
@@ -19,7 +21,8 @@ channel and address, never the address itself):
 - ``faro:tb:<channel>:<sender>``: hash, the token bucket of one provider sender (tokens,
   time), shared by every worker so that more workers never break a provider's limit.
 - ``faro:sub:<region>``: set, the contacts subscribed to alerts for a Mexican state
-  (its name as the person chose it). Left with the contact on deletion.
+  (its name as bot.places gives it), for the whole state or one of its cities. Left with
+  the contact on deletion.
 - ``faro:ap:<cid>``: hash, the person's own appointments (id -> encrypted JSON).
   Deleted with the contact.
 - ``faro:d:<channel>:<message id>``: string, a provider message id already
@@ -44,7 +47,8 @@ channel and address, never the address itself):
 - ``faro:sh:digest``: string, a digest of the records imported at start-up last, so a
   changed content pack is imported again and an unchanged one is not.
 - ``faro:staff:<sid>``: hash, one console account (``name``, ``email`` sealed with a key
-  derived from the master key, ``org``, ``role``, ``pw`` an argon2id hash, ``created``).
+  derived from the master key, ``org``, ``role``, ``pw`` an argon2id hash, ``created``;
+  ``region``, a Mexican state's name, and ``shelter``, a shelter id, both maybe empty).
   ``<sid>`` is an HMAC of the lower-cased email (32 hex digits), so no email is ever in a
   key. No expiry.
 - ``faro:staff:ids``: set, every account's sid (a sid is hex, so never ``ids``).
@@ -52,6 +56,8 @@ channel and address, never the address itself):
   of its name. ``faro:orgs``: set, every organization id.
 - ``faro:session:<token>``: string, the sid of a signed-in console session. Expires after
   the idle timeout; each request renews it; signing out deletes it.
+- ``faro:sessions:<sid>``: set, the session tokens an account opened, so that removing the
+  account ends them all. Renewed with its sessions; a token that ended may linger in it.
 - ``faro:signin:fail:<scope>:<id>``: string, failed sign-ins in the current window, for
   scope ``a`` (an account's sid, existing or not) or ``ip`` (an HMAC of the address).
   ``faro:signin:lock:<scope>:<id>``: string, present while that scope is locked out.
@@ -80,6 +86,22 @@ channel and address, never the address itself):
   32 hex digits of SHA-256 over the contact id and the provider's media URL, so the key
   names neither. Set only after the item is stored; expires after ``FARO_DEDUPE_TTL``.
   The RQ job of that download has the id ``faro-media-<fetch>``, so duplicates collapse.
+- ``faro:bc:{<id>}``: hash, one broadcast (alert): ``spec`` (JSON: organization, author,
+  areas, topic, channels, languages, texts per language, the sender's language, send
+  time), ``status`` (awaiting_approval, scheduled, planning, sending, done, cancelled)
+  and when each step happened. Holds no contact. Expires 180 days after it ends.
+- ``faro:bc:{<id>}:n``: hash, the broadcast's counts (total, sent, delivered, failed,
+  undelivered, skipped, outside, resent, via_sms, template).
+- ``faro:bc:{<id>}:to``: list, the contact ids the broadcast goes to, in send order
+  (recipient N at index N). ``faro:bc:{<id>}:r``: hash, recipient index -> what happened
+  to it (``c:<epoch>:<route>`` claimed, ``s`` sent, ``f:<why>`` failed, ``x:<why>``
+  skipped), so a restarted worker neither skips nor repeats anyone.
+  ``faro:bc:{<id>}:todo``: set, batch numbers not finished. ``faro:bc:{<id>}:jobs``:
+  hash, batch number -> its current RQ job id. ``faro:bc:{<id>}:lease:<n>``: string, held
+  (with a short expiry) by the one job working batch ``n``. ``faro:bc:{<id>}:sids``:
+  hash, provider message id -> its final status, so a repeated status callback counts
+  once. All of these expire two days (``sids``: seven) after the broadcast ends.
+- ``faro:bcs``: sorted set, broadcast ids by creation time (epoch seconds).
 
 The ``{<cid>}`` hash tag keeps one contact's keys in one Redis Cluster slot.
 """
@@ -212,6 +234,11 @@ def staff_session(token: str) -> str:
     return f"{PREFIX}:session:{token}"
 
 
+def staff_sessions(sid: str) -> str:
+    """Key of the set of session tokens one console account opened."""
+    return f"{PREFIX}:sessions:{sid}"
+
+
 def signin_failures(scope: str, ident: str) -> str:
     """Key counting failed sign-ins of one account (scope "a") or address (scope "ip")."""
     return f"{PREFIX}:signin:fail:{scope}:{ident}"
@@ -270,6 +297,17 @@ def media_fetched(fetch: str) -> str:
 def media_job(fetch: str) -> str:
     """The RQ job id of one attachment's download: one job per attachment, however often asked."""
     return f"faro-media-{fetch}"
+
+
+def broadcast(bid: str, part: str = "") -> str:
+    """A broadcast's record, or one of its parts ("n", "to", "r", "todo", "jobs", "sids",
+    "lease:<n>"); one hash tag keeps them in one Cluster slot."""
+    return f"{PREFIX}:bc:{{{bid}}}" + (f":{part}" if part else "")
+
+
+def broadcasts() -> str:
+    """Sorted set of broadcast ids by creation time."""
+    return f"{PREFIX}:bcs"
 
 
 def pattern_all() -> str:

@@ -169,13 +169,10 @@ class Lookups:
 
     def choice_label(self, kind: str, value: str, lang: str) -> str:
         """The menu label an answer was chosen by, in `lang`; the answer itself otherwise."""
-        for flow in self.content.flows.values():
-            for node in flow.nodes.values():
-                if getattr(node, "save", "") not in (kind, f"appt_{kind}", "appt_place"):
-                    continue
-                for option in getattr(node, "options", ()):
-                    if option.value == value:
-                        return self.content.t(lang, option.label)
+        for save in (kind, f"appt_{kind}", "appt_place"):
+            label = self.content.labels(save).get(value)
+            if label:
+                return self.content.t(lang, label)
         return value
 
     def _organizations(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
@@ -187,10 +184,22 @@ class Lookups:
         return [{"id": step} for step in steps if step not in have][:1]
 
     def _region(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
-        where = args.get("where")
-        if isinstance(where, dict) and "lat" in where:
-            place = places.nearest(float(where["lat"]), float(where["lon"]))
-        else:
-            text = where.get("place", "") if isinstance(where, dict) else str(where or "")
-            place = places.match_city(text)
-        return [{"id": place.state, "name": place.state}] if place else []
+        found = _area(args.get("where"))
+        return [{"id": found[0].state, "name": found[0].state}] if found else []
+
+    def _city(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        """The city an answer named; nothing when it named a whole state."""
+        found = _area(args.get("where"))
+        if not found or found[1]:
+            return []
+        return [{"id": found[0].name, "name": found[0].name}]
+
+
+def _area(where: Any) -> tuple[places.Place, bool] | None:
+    """The place a location answer names (typed, or the nearest to a shared point), and
+    whether it named a whole state."""
+    if isinstance(where, dict) and "lat" in where:
+        place = places.nearest(float(where["lat"]), float(where["lon"]))
+        return place, place.is_its_state()
+    text = where.get("place", "") if isinstance(where, dict) else str(where or "")
+    return places.match_area(text)

@@ -1,14 +1,23 @@
-"""Sending to people outside a webhook's own response: Twilio REST and the Telegram Bot API."""
+"""Sending to people outside a webhook's own response: Twilio REST and the Telegram Bot API.
+
+Every failure becomes a DeliveryError that says whether another try may work: a 429, a
+5xx or a network error may; a refused number or a blocked bot will not.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import logging
+from typing import Any
 
+import requests
 import telegram
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
-from twilio.base.exceptions import TwilioException
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from bot.channels.render import TelegramCall
@@ -16,35 +25,74 @@ from bot.errors import DeliveryError
 from bot.settings import Settings
 
 log = logging.getLogger("faro.outbound")
+TIMEOUT = 10  # seconds for one provider call; a broadcast lease outlives it (worker/broadcast)
+
+
+class TelegramSession:
+    """Bot API calls through python-telegram-bot, at TELEGRAM_API_URL, on one event loop.
+
+    Use it as a context manager to make many calls over one HTTP client (a broadcast
+    batch); a Bot must not outlive the loop it was opened on ("Event loop is closed").
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def __enter__(self) -> TelegramSession:
+        s = self.settings
+        self.loop = asyncio.new_event_loop()
+        self.request = HTTPXRequest(connection_pool_size=2, read_timeout=TIMEOUT,
+                                    connect_timeout=TIMEOUT)
+        # We open its HTTP client ourselves: `async with Bot` would also call getMe.
+        self.bot = telegram.Bot(s.telegram_bot_token, base_url=f"{s.telegram_api_url}/bot",
+                                base_file_url=f"{s.telegram_api_url}/file/bot",
+                                request=self.request)
+        self.loop.run_until_complete(self.request.initialize())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.loop is not None
+        try:
+            self.loop.run_until_complete(self.request.shutdown())
+        finally:
+            self.loop.close()
+            self.loop = None
+
+    def call(self, call: TelegramCall) -> Any:
+        """Make one Bot API call; raise DeliveryError when it fails."""
+        assert self.loop is not None, "use TelegramSession as a context manager"
+        method = getattr(self.bot, _snake(call.method))
+        try:
+            return self.loop.run_until_complete(method(**call.params))
+        except TelegramError as exc:
+            raise telegram_error(call.method, exc) from exc
 
 
 class TelegramSender:
-    """Makes Bot API calls through python-telegram-bot, at TELEGRAM_API_URL."""
+    """Makes a few Bot API calls in order (replies a worker sends for a conversation)."""
 
     def __init__(self, settings: Settings):
-        self.token = settings.telegram_bot_token
-        self.base_url = f"{settings.telegram_api_url}/bot"
-        self.file_url = f"{settings.telegram_api_url}/file/bot"
+        self.settings = settings
 
     def call(self, calls: list[TelegramCall]) -> None:
         """Make the calls in order; raise DeliveryError when one fails."""
         if calls:
-            asyncio.run(self._call(calls))
+            with TelegramSession(self.settings) as session:
+                for call in calls:
+                    session.call(call)
 
-    async def _call(self, calls: list[TelegramCall]) -> None:
-        # A Bot per asyncio.run: a Bot reused across event loops fails ("Event loop is closed").
-        # We open its HTTP client ourselves: `async with Bot` would also call getMe each time.
-        request = HTTPXRequest(connection_pool_size=2)
-        bot = telegram.Bot(self.token, base_url=self.base_url, base_file_url=self.file_url,
-                           request=request)
-        await request.initialize()
-        try:
-            for call in calls:
-                await getattr(bot, _snake(call.method))(**call.params)
-        except TelegramError as exc:
-            raise DeliveryError(f"telegram {call.method}: {exc}") from exc
-        finally:
-            await request.shutdown()
+
+def telegram_error(method: str, exc: TelegramError) -> DeliveryError:
+    """A Bot API failure as a DeliveryError, retryable for flood control and the network."""
+    if isinstance(exc, RetryAfter):
+        wait = exc.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
+        return DeliveryError(f"telegram {method}: flood control", retry=True, wait=seconds,
+                             code="429")
+    retry = isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
+    return DeliveryError(f"telegram {method}: {type(exc).__name__}", retry=retry,
+                         code=type(exc).__name__)
 
 
 def _snake(method: str) -> str:
@@ -56,21 +104,62 @@ class TwilioSender:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+        self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token,
+                             http_client=TwilioHttpClient(timeout=TIMEOUT))
         self.client.api.base_url = settings.twilio_api_url
 
-    def send(self, channel: str, address: str, body: str) -> str:
-        """Send one message; return Twilio's message sid."""
+    def sender(self, channel: str) -> str:
+        """The number (or messaging service) that sends on `channel`: its rate-limit key."""
         s = self.settings
-        to = f"whatsapp:{address}" if channel == "whatsapp" else address
-        sender = s.twilio_whatsapp_from if channel == "whatsapp" else s.twilio_sms_from
-        kwargs = {"to": to, "body": body,
-                  "status_callback": f"{s.public_url}/webhooks/twilio/status"}
+        if channel == "whatsapp":
+            return s.twilio_whatsapp_from
+        return s.twilio_messaging_service_sid or s.twilio_sms_from
+
+    def send(self, channel: str, address: str, body: str = "", *, callback: str = "",
+             template: str = "", variables: dict[str, str] | None = None) -> str:
+        """Send one message (a WhatsApp `template` by its content sid, with `variables`);
+        return Twilio's message sid. `callback` is the query of the status callback URL."""
+        s = self.settings
+        kwargs: dict[str, Any] = {
+            "to": _to(channel, address),
+            "status_callback": f"{s.public_url}/webhooks/twilio/status"
+                               + (f"?{callback}" if callback else "")}
+        if template:
+            kwargs.update(content_sid=template, content_variables=json.dumps(variables or {}))
+        else:
+            kwargs["body"] = body
         if s.twilio_messaging_service_sid and channel != "whatsapp":
             kwargs["messaging_service_sid"] = s.twilio_messaging_service_sid
         else:
-            kwargs["from_"] = sender
+            kwargs["from_"] = self.sender(channel)
         try:
             return self.client.messages.create(**kwargs).sid
+        except TwilioRestException as exc:
+            retry = exc.status == 429 or exc.status >= 500
+            raise DeliveryError(f"twilio {exc.status} {exc.code}", retry=retry,
+                                code=str(exc.code or exc.status)) from exc
+        except requests.RequestException as exc:
+            raise DeliveryError(f"twilio: {type(exc).__name__}", retry=True) from exc
         except TwilioException as exc:
             raise DeliveryError(f"twilio: {exc}") from exc
+
+    def find(self, channel: str, address: str, body: str, since: dt.datetime) -> str | None:
+        """The sid of a message we already sent to `address` with `body` (any, if "") since
+        `since`, or None: a worker that died mid-send asks before sending again."""
+        try:
+            found = self.client.messages.list(to=_to(channel, address),
+                                              date_sent_after=since.date(), limit=200)
+        except TwilioRestException as exc:
+            raise DeliveryError(f"twilio {exc.status} {exc.code}", retry=True) from exc
+        except requests.RequestException as exc:
+            raise DeliveryError(f"twilio: {type(exc).__name__}", retry=True) from exc
+        sender = self.sender(channel)
+        for message in found:
+            if (not body or message.body == body) and (not message.from_ or message.from_ == sender
+                                         or self.settings.twilio_messaging_service_sid):
+                return message.sid
+        return None
+
+
+def _to(channel: str, address: str) -> str:
+    return f"whatsapp:{address}" if channel == "whatsapp" else address

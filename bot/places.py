@@ -57,10 +57,29 @@ class Place:
     lon: float
     population: int
 
+    def is_its_state(self) -> bool:
+        """Whether the city bears its state's name, so that it stands for the whole state
+        ("Ciudad de México", "Durango")."""
+        return words(self.name) == words(self.state)
+
 
 def match_city(text: str) -> Place | None:
     """The Mexican city `text` names, or None when it names none we know."""
-    return _index().match(text)
+    found = _index().match(text)
+    return found[2] if found else None
+
+
+def match_area(text: str) -> tuple[Place, bool] | None:
+    """The place `text` names, and whether it named a whole state rather than a city.
+
+    A typed state ("Chiapas") gives its biggest city and True, as does a city that bears
+    its state's name ("Ciudad de México").
+    """
+    found = _index().match(text)
+    if found is None:
+        return None
+    kind, _, place = found
+    return place, kind == STATE or place.is_its_state()
 
 
 def nearest(lat: float, lon: float) -> Place:
@@ -68,6 +87,11 @@ def nearest(lat: float, lon: float) -> Place:
     places = {entry[2] for entry in _index().best.values()}
     scale = math.cos(math.radians(lat))  # a degree of longitude shrinks away from the equator
     return min(places, key=lambda p: (p.lat - lat) ** 2 + ((p.lon - lon) * scale) ** 2)
+
+
+def states() -> tuple[str, ...]:
+    """Every Mexican state by the name `Place.state` gives it ("Baja California"), by name."""
+    return tuple(sorted((shown for _, shown in _state_names(_spec()).values()), key=words))
 
 
 def prepare() -> None:
@@ -116,17 +140,18 @@ class Index:
         """The matching key of a list of words."""
         return sound(" ".join(self.abbreviations.get(w, w) for w in found))
 
-    def match(self, text: str) -> Place | None:
-        """The place `text` names: an exact name first, then the closest within a few typos."""
+    def match(self, text: str) -> tuple[int, int, Place] | None:
+        """(kind, -population, place) of the place `text` names: an exact name first, then
+        the closest within a few typos."""
         keys = dict.fromkeys(self.fold(q) for q in self.queries(text))
         keys = [k for k in keys if sum(c.isalpha() for c in k) >= 2]
         for key in keys:
             if key in self.best:
-                return self.best[key][2]
+                return self.best[key]
         for key in keys:
-            place = self.closest(key)
-            if place:
-                return place
+            found = self.closest(key)
+            if found:
+                return found
         return None
 
     def queries(self, text: str) -> list[list[str]]:
@@ -141,8 +166,8 @@ class Index:
                       if found[-len(tail):] == tail and len(found) > len(tail)]
         return [t for t in tries if t]
 
-    def closest(self, key: str) -> Place | None:
-        """The place whose name is fewest typos away from `key`, if few enough."""
+    def closest(self, key: str) -> tuple[int, int, Place] | None:
+        """The entry of the name fewest typos away from `key`, if few enough."""
         allowed = typos(key)
         if not allowed:
             return None
@@ -151,7 +176,7 @@ class Index:
         if not near:
             return None
         _, _, at = min(near, key=lambda m: (m[1], self.found[m[2]][:2]))
-        return self.found[at][2]
+        return self.found[at]
 
 
 def typos(key: str) -> int:
@@ -163,8 +188,13 @@ def typos(key: str) -> int:
 
 
 @functools.cache
+def _spec() -> dict[str, Any]:
+    return yaml.safe_load(PLACES_FILE.read_text(encoding="utf-8"))
+
+
+@functools.cache
 def _index() -> Index:
-    spec = yaml.safe_load(PLACES_FILE.read_text(encoding="utf-8"))
+    spec = _spec()
     index = Index(spec)
     cities = _cities(spec, index)
     for names, place in _states(spec, cities):

@@ -25,6 +25,11 @@ DEV_DEFAULTS = {
 
 MODES = ("production", "development", "test")
 
+# Alert sends per second per sender (DESIGN.md's provider limits, the safe end of each):
+# Twilio SMS long code 1 segment/s, Twilio WhatsApp 10 msg/s, Telegram about 30 msg/s.
+# FARO_RATE_SMS and the others override them; 0 means no limit (benchmarks only).
+RATES = {"sms": 1.0, "whatsapp": 10.0, "telegram": 30.0}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -56,6 +61,11 @@ class Settings:
     retention_days: int
     proxy_hops: int
     keystore_url: str
+    alert_rates: dict[str, float]
+    approval_above: int
+    whatsapp_templates: dict[str, str]
+    alert_sms_fallback: bool
+    broadcast_batch: int
 
     @property
     def development(self) -> bool:
@@ -105,6 +115,13 @@ class Settings:
             retention_days=_int(env, "FARO_RETENTION_DAYS", 365),
             proxy_hops=_int(env, "FARO_PROXY_HOPS", 0),
             keystore_url=str(env.get("FARO_KEYSTORE_URL", "")),
+            alert_rates={channel: _float(env, f"FARO_RATE_{channel.upper()}", default)
+                         for channel, default in RATES.items()},
+            approval_above=_int(env, "FARO_APPROVAL_ABOVE", 500),
+            whatsapp_templates=_pairs(str(env.get("FARO_WHATSAPP_TEMPLATES", ""))),
+            alert_sms_fallback=str(env.get("FARO_ALERT_SMS_FALLBACK", "0")).lower()
+            in ("1", "true", "yes"),
+            broadcast_batch=max(1, _int(env, "FARO_BROADCAST_BATCH", 200)),
         )
 
     def public(self) -> dict[str, Any]:
@@ -148,6 +165,27 @@ def _data_key(value: str) -> bytes:
     if len(key) != 32:
         raise ConfigError("FARO_DATA_KEY must decode to exactly 32 bytes")
     return key
+
+
+def _float(env: Mapping[str, Any], name: str, default: float) -> float:
+    try:
+        value = float(env.get(name, default))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a number") from exc
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 (no limit) or more")
+    return value
+
+
+def _pairs(value: str) -> dict[str, str]:
+    """ "security=HX1,default=HX2" -> {"security": "HX1", "default": "HX2"}."""
+    pairs = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, sep, sid = item.partition("=")
+        if not sep or not name.strip() or not sid.strip():
+            raise ConfigError("FARO_WHATSAPP_TEMPLATES must look like security=HX...,default=HX...")
+        pairs[name.strip()] = sid.strip()
+    return pairs
 
 
 def _int(env: Mapping[str, Any], name: str, default: int) -> int:

@@ -151,6 +151,13 @@ class Directory:
         return [{"id": sid, **{k: row.get(k, "") for k in ("name", "city", "state", "status")}}
                 for sid, row in self._rows(ids)]
 
+    def get(self, sid: str) -> dict[str, str] | None:
+        """One stored shelter, shown or not, as its stored strings with its id; or None."""
+        if not SLUG.fullmatch(sid) or sid in RESERVED_IDS:
+            return None  # a reserved id's key is an index, not a shelter
+        row = _strings(self.client.hgetall(keys.shelter(sid)))
+        return {**row, "id": sid} if row else None
+
     def set_capacity(self, sid: str, status: str, beds: int | None,
                      when: dt.date | dt.datetime) -> None:
         """Record a shelter's latest news about space (from its staff)."""

@@ -159,12 +159,12 @@ def twiml_media(response) -> list[str]:
 @pytest.fixture
 def worker_env(config, monkeypatch) -> Iterator[None]:
     """The environment a worker process would have: the same settings as the app's."""
-    from worker import jobs, reminders
+    from worker import jobs
 
     for name, value in config.items():
         monkeypatch.setenv(name, "1" if value is True else str(value))
     jobs._context.cache_clear()
-    reminders._content.cache_clear()
+    jobs.pack.cache_clear()
     yield
     jobs._context.cache_clear()
-    reminders._content.cache_clear()
+    jobs.pack.cache_clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import threading
 import time
 import urllib.parse
@@ -18,7 +19,9 @@ class FakeServer:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
-        self.fail_next: list[int] = []  # status codes to answer before behaving again
+        # Failures to answer before behaving again: a status, or (status, provider error code).
+        self.fail_next: list[int | tuple[int, int]] = []
+        self.on_request: Any = None  # called with each recorded request (test hooks)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -33,7 +36,13 @@ class FakeServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                if not isinstance(sys.exc_info()[1], ConnectionError):
+                    super().handle_error(request, client_address)
+                # else: a client killed mid-request, as the worker crash tests do
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -53,17 +62,23 @@ class FakeServer:
         with self.lock:
             self.requests.clear()
             self.fail_next.clear()
+        self.on_request = None
 
     def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
         params = _decode(handler.headers.get("Content-Type", ""), raw)
         entry = {"method": method, "path": handler.path, "params": params,
-                 "headers": dict(handler.headers)}
+                 "headers": dict(handler.headers), "at": time.monotonic()}
         with self.lock:
             self.requests.append(entry)
             failure = self.fail_next.pop(0) if self.fail_next else None
-        answer = (failure, {"error": "injected"}) if failure else self.answer(entry)
+        if self.on_request is not None:
+            self.on_request(entry)
+        if isinstance(failure, tuple):
+            answer = (failure[0], {"code": failure[1], "message": "injected", "status": failure[0]})
+        else:
+            answer = (failure, {"error": "injected"}) if failure else self.answer(entry)
         status, body, headers = (*answer, {}) if len(answer) == 2 else answer
         if isinstance(body, Raw):
             _send_raw(handler, status, body, headers)
@@ -225,18 +240,41 @@ class FakeTwilio(FakeServer):
         self.media.clear()
 
     def answer(self, entry: dict[str, Any]) -> tuple[int, Any] | tuple[int, Any, dict]:
+        path, _, query = entry["path"].partition("?")
+        if entry["method"] == "GET" and path.endswith("/Messages.json"):
+            return self._list(path, urllib.parse.parse_qs(query))
         if entry["method"] == "GET":
             return self._get_media(entry)
-        if entry["method"] == "POST" and entry["path"].endswith("/Messages.json"):
+        if entry["method"] == "POST" and path.endswith("/Messages.json"):
             sid = f"SM{len(self.requests):032d}"
             params = entry["params"]
+            entry["sid"] = sid
             return 201, {"sid": sid, "status": "queued", "to": params.get("To"),
                          "from": params.get("From"), "body": params.get("Body"),
-                         "account_sid": entry["path"].split("/")[3], "num_segments": "1"}
+                         "account_sid": path.split("/")[3], "num_segments": "1"}
         return 404, {"code": 20404, "message": "not found", "status": 404}
 
+    def accepted(self) -> list[tuple[dict[str, Any], str]]:
+        """(parameters, sid) of every message Twilio took (answered 201), in order."""
+        with self.lock:
+            return [(r["params"], r["sid"]) for r in self.requests if r.get("sid")]
+
+    def _list(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        """Messages sent, newest first, filtered by To and From (one page, as Twilio's)."""
+        with self.lock:
+            sent = [r for r in self.requests if r["method"] == "POST" and r.get("sid")]
+        wanted = {"To": query.get("To", [None])[0], "From": query.get("From", [None])[0]}
+        found = [{"sid": r["sid"], "to": r["params"].get("To"), "from": r["params"].get("From"),
+                  "body": r["params"].get("Body"), "status": "sent"}
+                 for r in reversed(sent)
+                 if all(v is None or r["params"].get(k) == v for k, v in wanted.items())]
+        return 200, {"messages": found, "next_page_uri": None, "page": 0,
+                     "page_size": len(found), "uri": path}
+
     def messages(self) -> list[dict[str, Any]]:
-        return [r["params"] for r in self.requests if r["path"].endswith("/Messages.json")]
+        """The parameters of every message created (POST), in order."""
+        return [r["params"] for r in self.requests
+                if r["method"] == "POST" and r["path"].endswith("/Messages.json")]
 
     def _get_media(self, entry: dict[str, Any]) -> tuple[int, Any] | tuple[int, Any, dict]:
         path, _, _query = entry["path"].partition("?")

@@ -29,11 +29,12 @@ def quick_hashes(monkeypatch: Any) -> None:
 
 
 def add_staff(app: Any, email: str, role: str, org: str = "Al Otro Lado",
-              name: str = "") -> Account:
+              name: str = "", region: str = "", shelter: str = "") -> Account:
     """Create a console account in the app's Redis, with PASSWORD."""
     faro = app.extensions["faro"]
     book = Accounts(faro.redis, faro.settings.data_key)
-    return book.add(email, name or email.split("@")[0].title(), org, role, PASSWORD)
+    return book.add(email, name or email.split("@")[0].title(), org, role, PASSWORD,
+                    region, shelter)
 
 
 def csrf_token(response: Any) -> str:
@@ -68,6 +69,13 @@ class Console:
     def sign_out(self) -> Any:
         """Post the sign-out form from the dashboard."""
         return self.post("/staff/logout")
+
+
+def signed_in(app: Any, email: str) -> Console:
+    """A new browser signed in as `email`."""
+    console = Console(app.test_client())
+    assert console.sign_in(email).status_code == 302
+    return console
 
 
 def make_case(app: Any, org: str = "al-otro-lado") -> str:

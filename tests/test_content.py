@@ -93,6 +93,13 @@ def test_yes_no_question_needs_both_branches(pack_dir):
     assert f"{path}: node 'delete': a yes_no question needs both" in problems(pack_dir)
 
 
+def test_a_menu_of_several_choices_must_save_them_and_lead_to_one_node(pack_dir):
+    path = edit(pack_dir, "menu.yaml", lambda d: d["nodes"]["start"].update(multiple=True))
+    found = problems(pack_dir)
+    assert f"{path}: node 'start': a menu with 'multiple' needs 'save'" in found
+    assert f"{path}: node 'start': the options of a menu with 'multiple' must all lead" in found
+
+
 def test_keyword_to_unknown_node_is_an_error(pack_dir):
     kw = pack_dir / "flows" / "keywords.yaml"
     kw.write_text(kw.read_text().replace("go: menu.help", "go: menu.nohelp"))

@@ -85,6 +85,38 @@ def test_menu_rejects_out_of_range_and_reminds_after_two_misses(pack):
     assert ana.state.retries == 0
 
 
+@pytest.mark.parametrize("answer,saved", [
+    ({"text": "2 3"}, ["weather", "roads"]),
+    ({"text": "3,2"}, ["weather", "roads"]),
+    ({"text": "3 and 2"}, ["weather", "roads"]),
+    ({"text": "2 y 3"}, ["weather", "roads"]),
+    ({"text": "23"}, ["weather", "roads"]),
+    ({"text": "3 3."}, ["roads"]),
+    ({"text": "2"}, ["weather"]),
+    ({"text": "wether"}, ["weather"]),
+    ({"choice": "3"}, ["roads"]),
+])
+def test_a_menu_of_several_choices_saves_a_list_and_shows_their_labels(pack, answer, saved):
+    ana = Person(pack)
+    ana.send("hi")
+    ana.send("4")
+    assert "Which news?" in ana.send("5")
+    out = ana.send(**answer)
+    assert ana.state.vars["topics"] == saved
+    shown = ", ".join(label for label in ("Weather", "Roads") if label.lower() in saved)
+    assert f"You chose: {shown}.\n1. Keep {shown}\n2. Choose again" in out
+
+
+@pytest.mark.parametrize("typed", ["2 4", "0 2", "2 banana", "10"])
+def test_a_menu_of_several_choices_retries_what_it_cannot_read(pack, typed):
+    ana = Person(pack)
+    for text in ("hi", "4", "5"):
+        ana.send(text)
+    out = ana.send(typed)
+    assert "did not understand" in out and "Which news?" in out and ana.at == "extras.topics"
+    assert "topics" not in ana.state.vars
+
+
 def test_facts_fill_placeholders_and_carry_their_check_date(pack):
     ana = Person(pack)
     ana.send("hi")

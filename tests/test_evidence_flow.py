@@ -13,7 +13,7 @@ from bot import keys
 from bot.message import Inbound
 from bot.segments import to_gsm7 as gsm
 from tests.conftest import twiml_messages
-from worker import media, retention
+from worker import retention
 from worker.queues import queue
 
 PHONE = "+5215512345678"
@@ -34,9 +34,7 @@ def config(config, tmp_path):
 
 @pytest.fixture(autouse=True)
 def fresh_worker(worker_env):
-    media._content.cache_clear()
-    yield
-    media._content.cache_clear()
+    """The worker's settings and content pack follow this test's config (worker_env)."""
 
 
 def sms(channels, text, **extra):

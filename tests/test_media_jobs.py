@@ -41,9 +41,7 @@ def config(config, tmp_path):
 
 @pytest.fixture(autouse=True)
 def fresh_content(worker_env):
-    media._content.cache_clear()
-    yield
-    media._content.cache_clear()
+    """The worker's settings and content pack follow this test's config (worker_env)."""
 
 
 @pytest.fixture
@@ -393,14 +391,14 @@ def test_telegram_server_error_is_retried(redis_client, fake_telegram):
 
 
 def test_a_missing_message_is_a_content_error(monkeypatch):
-    monkeypatch.delitem(media._content().messages, "media_too_big")
+    monkeypatch.delitem(jobs.pack().messages, "media_too_big")
     with pytest.raises(ContentError, match="media_too_big"):
         media.say("es", "media_too_big", limit_mb="16")
 
 
 def test_every_media_message_is_in_the_pack():
     for name in ("media_saved", "media_too_big", "media_wrong_type", "media_failed"):
-        assert media._content().messages[name]
+        assert jobs.pack().messages[name]
 
 
 # Pure parts: types, caps, errors

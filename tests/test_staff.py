@@ -25,6 +25,19 @@ ACCESS = {
     "staff.cases.view": ("legal",),
     "staff.cases.media": ("legal",),
     "staff.cases.export": ("legal",),
+    "staff.accounts.index": ("admin",),
+    "staff.accounts.add": ("admin",),
+    "staff.accounts.change": ("admin",),
+    "staff.accounts.remove": ("admin",),
+    "staff.capacity.show": ("shelter", "coordinator", "admin"),
+    "staff.capacity.update": ("shelter", "coordinator", "admin"),
+    "staff.broadcasts.index": ("coordinator", "shelter"),
+    "staff.broadcasts.compose": ("coordinator", "shelter"),
+    "staff.broadcasts.preview": ("coordinator", "shelter"),
+    "staff.broadcasts.show": ("coordinator", "shelter"),
+    "staff.broadcasts.progress": ("coordinator", "shelter"),
+    "staff.broadcasts.approve": ("coordinator", "shelter"),
+    "staff.broadcasts.cancel": ("coordinator", "shelter"),
 }
 OPEN = {"staff.auth.login", "staff.static"}  # the sign-in form and its stylesheet
 HIDDEN = {"staff.cases.find", "staff.cases.view", "staff.cases.media", "staff.cases.export"}

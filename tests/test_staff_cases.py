@@ -11,7 +11,7 @@ import pytest
 
 from bot import audit, create_app, keys
 from bot.evidence import Cases
-from tests.staff_helpers import ACCOUNT, PDF, PNG, Console, add_staff, make_case, quick_hashes
+from tests.staff_helpers import ACCOUNT, PDF, PNG, add_staff, make_case, quick_hashes, signed_in
 
 
 @pytest.fixture(autouse=True)
@@ -38,12 +38,6 @@ def staff(app) -> dict[str, str]:
     for name, (role, org) in people.items():
         add_staff(app, f"{name}@example.org", role, org=org)
     return {name: f"{name}@example.org" for name in people}
-
-
-def signed_in(app, email: str) -> Console:
-    console = Console(app.test_client())
-    assert console.sign_in(email).status_code == 302
-    return console
 
 
 def test_a_shared_case_opens_for_legal_aid_of_that_organization(app, case, staff,

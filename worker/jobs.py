@@ -7,6 +7,7 @@ from functools import cache
 
 from bot.channels.render import as_bodies, as_telegram
 from bot.connection import connect, keystore
+from bot.content import Content, load_content
 from bot.crypto import Keyring
 from bot.message import Option, Reply
 from bot.outbound import TelegramSender, TwilioSender
@@ -24,6 +25,13 @@ def _context() -> tuple[Settings, Store]:
                   dedupe_ttl=settings.dedupe_ttl, lock_timeout_ms=settings.lock_timeout_ms,
                   keystore=keystore(settings, client))
     return settings, store
+
+
+@cache
+def pack() -> Content:
+    """The content pack, loaded once per worker process."""
+    settings, _store = _context()
+    return load_content(settings.content_dir or None)
 
 
 def deliver(cid: str, replies: list[dict]) -> int:

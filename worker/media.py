@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from babel.numbers import format_decimal
@@ -15,7 +14,6 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 
 from bot import keys
-from bot.content import Content, load_content
 from bot.engine import fill
 from bot.errors import ContentError, DeliveryError, MediaRefused, MediaUnavailable
 from bot.evidence import Cases, Item, NoCase
@@ -25,7 +23,7 @@ from bot.settings import Settings
 from bot.store import Store
 from worker.download import download
 from worker.filetypes import ALLOWED, HEAD, accept, normalize
-from worker.jobs import _context, deliver
+from worker.jobs import _context, deliver, pack
 
 log = logging.getLogger("faro.worker")
 RETRY_INTERVALS = [10, 60, 300]  # seconds: a provider's blip, then a minute, then five
@@ -35,10 +33,6 @@ FAILURE_TTL = 7 * 24 * 3600  # a failed job keeps its media URL: days, not RQ's 
 PENDING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED)
 
 
-@cache
-def _content() -> Content:
-    settings, _store = _context()
-    return load_content(settings.content_dir or None)
 
 
 def fetch_id(cid: str, url: str) -> str:
@@ -176,7 +170,7 @@ def refuse(cid: str, lang: str, reason: str) -> dict[str, Any]:
     log.info("evidence media refused", extra={"contact": cid[:8], "reason": reason})
     settings, _store = _context()
     limit_mb = format_decimal(settings.media_max_bytes / 2**20, format="#,##0.#",
-                              locale=_content().locale_for(_lang(lang)))
+                              locale=pack().locale_for(_lang(lang)))
     deliver(cid, [{"text": say(lang, f"media_{reason}", limit_mb=limit_mb)}])
     return {"status": "refused", "reason": reason}
 
@@ -192,7 +186,7 @@ def _confirm(cid: str, lang: str, kind: str) -> None:
 
 def say(lang: str, name: str, **values: Any) -> str:
     """Content message `name` in `lang`, filled in; ContentError when the pack lacks it."""
-    content = _content()
+    content = pack()
     if name not in content.messages:
         raise ContentError(f"messages.yaml: message {name!r} is missing (worker/media.py needs "
                            "media_saved, media_too_big, media_wrong_type, media_failed)")
@@ -200,5 +194,5 @@ def say(lang: str, name: str, **values: Any) -> str:
 
 
 def _lang(lang: str) -> str:
-    languages = _content().languages
+    languages = pack().languages
     return lang if lang in languages else languages[0]

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import logging
-from functools import cache
 
 from babel.dates import format_date
 
 from bot import keys
 from bot.appointments import Appointment, Appointments
-from bot.content import Content, load_content
+from bot.content import Content
 from bot.engine import fill
-from worker.jobs import _context, deliver
+from worker.jobs import _context, deliver, pack
 
 log = logging.getLogger("faro.worker")
 
 
-@cache
-def _content() -> Content:
-    settings, _store = _context()
-    return load_content(settings.content_dir or None)
 
 
 def remind(cid: str, appointment_id: str, hours: int) -> int:
@@ -32,7 +27,7 @@ def remind(cid: str, appointment_id: str, hours: int) -> int:
     if item is None:
         log.info("reminder for a cancelled appointment skipped", extra={"contact": cid[:8]})
         return 0
-    content = _content()
+    content = pack()
     return deliver(cid, [{"text": reminder_text(content, (lang or b"").decode(), item, hours)}])
 
 

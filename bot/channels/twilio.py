@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot import keys
 from bot.audio import public_url
 from bot.channels.render import as_bodies, voice_notes
 from bot.errors import BadRequest, Forbidden
@@ -115,6 +116,28 @@ def messages() -> Response:
 UNSUBSCRIBED = "21610"
 
 
+# The statuses that end a message's life, and the broadcast count each adds to.
+FINAL = {"delivered": "delivered", "read": "delivered", "undelivered": "undelivered",
+         "failed": "undelivered"}
+# KEYS[1] the broadcast's sids, KEYS[2] its counts; ARGV sid, count name. A callback that
+# Twilio repeats, or a "read" after "delivered", counts once.
+COUNT_ONCE = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+  return 1
+end
+return 0
+"""
+
+
+def count_status(client, bid: str, sid: str, status: str) -> None:
+    """Count a broadcast message delivered or undelivered, once per message."""
+    name = FINAL.get(status)
+    if name and bid.isalnum() and client.exists(keys.broadcast(bid)):
+        client.eval(COUNT_ONCE, 2, keys.broadcast(bid, "sids"), keys.broadcast(bid, "n"),
+                    sid, name)
+
+
 @bp.post("/webhooks/twilio/status")
 def status() -> tuple[str, int]:
     """Delivery status callbacks: a STOP error (21610) opts the contact out at once."""
@@ -129,4 +152,7 @@ def status() -> tuple[str, int]:
         channel = "whatsapp" if recipient.startswith("whatsapp:") else "sms"
         msg = Inbound(channel, recipient.removeprefix("whatsapp:"))
         faro.store.opt_out(faro.store.contact_id(msg))
+    bid = request.args.get("bc", "")
+    if bid:
+        count_status(faro.redis, bid, form["MessageSid"], form["MessageStatus"])
     return "", 204

@@ -4,7 +4,10 @@ A flow is a named graph of nodes. Each node has a ``type``:
 
 - ``message``: say ``text``, then go on to ``next`` at once.
 - ``menu``: say ``text`` and list ``options``; each option's ``go`` is where a choice leads
-  (with ``save``, the chosen option's ``value`` is kept as an answer).
+  (with ``save``, the chosen option's ``value`` is kept as an answer). Labels may hold
+  placeholders (``Only {vars.city}``). With ``multiple``, a person may choose several
+  options at once ("1 3", "1,3", "1 y 3"); they must all lead to the same node, and
+  ``save`` keeps the list of their values, in menu order.
 - ``ask``: say ``text`` and wait for one answer of kind ``input`` (text, yes_no, date,
   number, location, media); a valid answer is saved under ``save`` and leads to
   ``next`` (``if_yes``/``if_no`` for yes_no); anything else gets ``retry`` and the question again.
@@ -34,7 +37,7 @@ Action = Literal["set_language", "opt_out", "opt_in", "delete_contact", "save_ap
                  "evidence_share", "evidence_delete", "recovery_new", "recover", "subscribe"]
 LookupName = Literal["shelters_near", "shelters_in_city", "check_message", "match_alert",
                      "appointments", "case", "evidence_items", "organizations",
-                     "evidence_missing", "region"]
+                     "evidence_missing", "region", "city"]
 ACTIONS = get_args(Action)
 LOOKUPS = get_args(LookupName)
 INPUTS = ("text", "yes_no", "date", "time", "number", "location", "media")
@@ -65,6 +68,7 @@ class MenuNode(NodeBase):
     options: tuple[Choice, ...] = Field(min_length=1, max_length=9)
     retry: str = ""
     save: str = Field(default="", pattern=r"^[a-z_][a-z0-9_]*$|^$")
+    multiple: bool = False  # several choices at once, saved as a list
 
 
 class AskNode(NodeBase):

@@ -111,6 +111,12 @@ class Content:
         found.update(data_texts(self.data))
         return found - {""}
 
+    def labels(self, save: str) -> dict[str, str]:
+        """Option value -> label (untranslated) of the menus that save an answer as `save`."""
+        return {o.value: o.label for flow in self.flows.values() for node in flow.nodes.values()
+                if getattr(node, "save", "") == save for o in getattr(node, "options", ())
+                if o.value}
+
     def has(self, flow: str, name: str) -> bool:
         """True when `flow` exists and has a node `name`."""
         return flow in self.flows and name in self.flows[flow].nodes
@@ -273,7 +279,7 @@ def _load_keywords(folders: list[Path], problems: list[str]):
     answers = {
         kind: {normalize(str(w)) for words in (raw.get("answers", {}).get(kind) or {}).values()
                for w in words}
-        for kind in ("yes", "no", "done")
+        for kind in ("yes", "no", "done", "and")
     }
     return keywords, answers, str(raw.get("location") or "")
 
@@ -363,7 +369,17 @@ def _check_node_fields(where: str, node: Node) -> list[str]:
         return [f"{where}: a lookup that offers a choice needs an 'item'"]
     if isinstance(node, MenuNode) and len({o.label for o in node.options}) < len(node.options):
         return [f"{where}: two options have the same label"]
+    if isinstance(node, MenuNode) and node.multiple:
+        return _check_multiple(where, node)
     return []
+
+
+def _check_multiple(where: str, node: MenuNode) -> list[str]:
+    """A menu of several choices saves them all and goes on to one place, whatever they are."""
+    out = [] if node.save else [f"{where}: a menu with 'multiple' needs 'save'"]
+    if len({o.go for o in node.options}) > 1:
+        out.append(f"{where}: the options of a menu with 'multiple' must all lead to one node")
+    return out
 
 
 def _check_placeholders(content: Content, where: str, node: Node) -> list[str]:

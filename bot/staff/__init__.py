@@ -1,4 +1,5 @@
-"""The staff console at /staff/: sign-in, dashboard, audit log, scam reports, cases.
+"""The staff console at /staff/: sign-in, dashboard, audit log, scam reports, cases,
+accounts and shelter capacity.
 
 `init_app(app)` registers the blueprint, CSRF protection for the console's forms, the
 signed-in account of each request (`g.staff`) and the security headers of every page.
@@ -12,13 +13,13 @@ from flask import Blueprint, Flask, Response, current_app, g, render_template, r
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from bot.staff import access, auth, cases, pages, sessions
+from bot.staff import access, auth, broadcasts, capacity, cases, pages, roster, sessions
 from bot.staff.accounts import everyone, org_names
 from bot.staff.forms import SignOut
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates",
                static_folder="static", static_url_path="/static")
-for part in (auth.bp, pages.bp, cases.bp):
+for part in (auth.bp, pages.bp, cases.bp, roster.bp, capacity.bp, broadcasts.bp):
     bp.register_blueprint(part)
 csrf = CSRFProtect()
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, g, redirect, request, session, url_for
 
 from bot import audit
+from bot.shelters import Directory
 from bot.staff import sessions
 from bot.staff.accounts import Account, Accounts
 
@@ -24,6 +25,11 @@ def faro() -> Any:
 def accounts() -> Accounts:
     """The console's accounts."""
     return Accounts(faro().redis, faro().settings.data_key)
+
+
+def directory() -> Directory:
+    """The shelter directory, filled from the content pack if this process has not yet."""
+    return faro().conversations.sources.shelters.ready()
 
 
 def load() -> None:

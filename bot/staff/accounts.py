@@ -13,16 +13,18 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from bot import keys
+from bot import keys, places
 from bot.crypto import derive, open_sealed, seal
 from bot.errors import FaroError
+from bot.shelters import Directory
+from bot.staff import sessions
 
 ROLES = ("admin", "coordinator", "shelter", "legal")
 MIN_PASSWORD = 12
@@ -42,10 +44,12 @@ class Account:
     name: str
     org: str
     role: str
+    region: str = ""  # a Mexican state as bot.places names it: where they may act
+    shelter: str = ""  # a shelter id of bot.shelters: the one they speak for
 
 
 class Accounts:
-    """The console's accounts: create, find, check a password."""
+    """The console's accounts: create, find, check a password, change, remove."""
 
     def __init__(self, redis: Any, master_key: bytes):
         self.redis = redis
@@ -57,10 +61,12 @@ class Accounts:
         mac = hmac.new(self._ids, normalize(email).encode(), hashlib.sha256)
         return mac.hexdigest()[:32]
 
-    def add(self, email: str, name: str, org_name: str, role: str, password: str) -> Account:
+    def add(self, email: str, name: str, org_name: str, role: str, password: str,
+            region: str = "", shelter: str = "") -> Account:
         """Create an account (and its organization if new); refuse one that exists."""
         email, name = normalize(email), name.strip()
         check(email, name, role, password)
+        region, shelter = placement(self.redis, role, region, shelter)
         sid, oid = self.sid_for(email), add_org(self.redis, org_name)
         key = keys.staff(sid)
         # Claiming the hash field first makes two concurrent adds of one email safe.
@@ -68,9 +74,31 @@ class Accounts:
             raise AccountError("an account with this email exists already")
         self.redis.hset(key, mapping={
             "name": name, "org": oid, "role": role, "created": _now(),
+            "region": region, "shelter": shelter,
             "email": seal(self._aead, email.encode(), key.encode())})
         self.redis.sadd(keys.staff_ids(), sid)
-        return Account(sid, name, oid, role)
+        return Account(sid, name, oid, role, region, shelter)
+
+    def change(self, sid: str, role: str, region: str = "", shelter: str = "") -> Account:
+        """Give account `sid` a role, region and shelter; its next request has them."""
+        account = self.get(sid)
+        if account is None:
+            raise AccountError("there is no such account")
+        check_role(role)
+        region, shelter = placement(self.redis, role, region, shelter)
+        self.redis.hset(keys.staff(sid), mapping={"role": role, "region": region,
+                                                  "shelter": shelter})
+        return replace(account, role=role, region=region, shelter=shelter)
+
+    def remove(self, sid: str) -> Account | None:
+        """Delete account `sid` and end its sessions at once; the account it was, or None."""
+        account = self.get(sid)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(keys.staff(sid))
+        pipe.srem(keys.staff_ids(), sid)
+        pipe.execute()
+        sessions.end_all(self.redis, sid)  # else the same email added again would revive them
+        return account
 
     def get(self, sid: str) -> Account | None:
         """The account `sid`, or None."""
@@ -139,12 +167,33 @@ def check(email: str, name: str, role: str, password: str) -> None:
         raise AccountError("the email does not look like an email address")
     if not name:
         raise AccountError("the account needs a name")
-    if role not in ROLES:
-        raise AccountError(f"the role must be one of {', '.join(ROLES)}")
+    check_role(role)
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
         raise AccountError(f"the password must have at most {MAX_PASSWORD} characters")
+
+
+def check_role(role: str) -> None:
+    """Refuse a role the console does not know."""
+    if role not in ROLES:
+        raise AccountError(f"the role must be one of {', '.join(ROLES)}")
+
+
+def placement(redis: Any, role: str, region: str, shelter: str) -> tuple[str, str]:
+    """An account's region and shelter, checked; shelter staff get their shelter's state."""
+    region, shelter = region.strip(), shelter.strip()
+    if region and region not in places.states():
+        raise AccountError(f"the region must be a Mexican state, such as Chihuahua, "
+                           f"not {region!r}")
+    if not shelter:
+        return region, ""
+    found = Directory(redis).get(shelter)
+    if found is None:
+        raise AccountError(f"there is no shelter {shelter!r}")
+    if role == "shelter" and not region and found.get("state") in places.states():
+        region = found["state"]  # a shelter across the border (Texas) leaves it empty
+    return region, shelter
 
 
 def normalize(email: str) -> str:
@@ -180,7 +229,8 @@ def _account(sid: str, record: dict[Any, Any]) -> Account | None:
     if fields.get("role") is None or fields.get("org") is None:
         return None  # absent, or half-written by a concurrent add
     return Account(sid, _text(fields.get("name", b"")), _text(fields["org"]),
-                   _text(fields["role"]))
+                   _text(fields["role"]), _text(fields.get("region", b"")),
+                   _text(fields.get("shelter", b"")))
 
 
 def _now() -> str:
