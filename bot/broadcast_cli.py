@@ -12,8 +12,9 @@ import time
 
 import click
 
-from bot.broadcasts import CHANNELS, LOCAL_TIME, TOPICS
+from bot.broadcasts import CHANNELS, TOPICS
 from bot.errors import FaroError
+from bot.places import MEXICO
 
 
 @click.group()
@@ -74,7 +75,7 @@ def send(org_name: str, states: tuple[str, ...], city: str, topic: str, pairs: t
     when = ""
     if send_at:
         try:
-            local = dt.datetime.fromisoformat(send_at).replace(tzinfo=LOCAL_TIME)
+            local = dt.datetime.fromisoformat(send_at).replace(tzinfo=MEXICO)
         except ValueError as exc:
             raise click.BadParameter("use YYYY-MM-DDTHH:MM", param_hint="--at") from exc
         when = local.astimezone(dt.UTC).isoformat(timespec="seconds")
@@ -102,7 +103,8 @@ def send(org_name: str, states: tuple[str, ...], city: str, topic: str, pairs: t
         raise click.ClickException("Nobody subscribed to this area and topic: nothing sent.")
     if not yes and not click.confirm("Send it?"):
         raise click.Abort()
-    found = Broadcasts(client).create(spec, needs_approval=False, now=dt.datetime.now(dt.UTC))
+    found = Broadcasts(client).create(spec, needs_approval=False, now=dt.datetime.now(dt.UTC),
+                                      reach=reach.total)
     audit.record(client, "cli", "broadcast.create", found.id, audience=reach.total,
                  areas=[a.label() for a in spec.areas], topic=topic)
     launch(client, found.id)
@@ -127,9 +129,6 @@ def _watch(client, bid: str, every: float = 0.5) -> None:
     found = book.get(bid)
     if found is None:
         raise click.ClickException(f"No alert {bid}.")
-    while found.status in ("scheduled", "planning") and found.counts["total"] == 0:
-        time.sleep(every)  # a worker is planning it: the total comes with the plan
-        found = book.get(bid)
     width = 30
     while True:
         p = found.progress()

@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import redis
 
@@ -29,7 +28,6 @@ from bot.segments import cheapest
 from bot.subscriptions import TOPICS, wants
 
 CHANNELS = ("sms", "whatsapp", "telegram")
-LOCAL_TIME = ZoneInfo("America/Mexico_City")  # how staff in Mexico read "send at 18:00"
 STATUSES = ("awaiting_approval", "scheduled", "planning", "sending", "done", "cancelled")
 LIVE = ("awaiting_approval", "scheduled", "planning", "sending")
 COUNTS = ("total", "sent", "delivered", "failed", "undelivered", "skipped", "outside",
@@ -239,14 +237,16 @@ class Broadcasts:
         self.redis = client
         self._move = client.register_script(MOVE)
 
-    def create(self, spec: Spec, needs_approval: bool, now: dt.datetime) -> Broadcast:
-        """Store a new broadcast, awaiting approval or scheduled."""
+    def create(self, spec: Spec, needs_approval: bool, now: dt.datetime,
+               reach: int = 0) -> Broadcast:
+        """Store a new broadcast, awaiting approval or scheduled; `reach` is the audience
+        the preview counted (the worker counts again when it starts)."""
         bid = secrets.token_hex(6)
         status = "awaiting_approval" if needs_approval else "scheduled"
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(keys.broadcast(bid), mapping={"spec": spec.to_json(), "status": status,
                                                 "created": _iso(now)})
-        pipe.hset(keys.broadcast(bid, "n"), mapping=dict.fromkeys(COUNTS, 0))
+        pipe.hset(keys.broadcast(bid, "n"), mapping={**dict.fromkeys(COUNTS, 0), "total": reach})
         pipe.zadd(keys.broadcasts(), {bid: now.timestamp()})
         pipe.execute()
         found = self.get(bid)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
 from bot import engine
 from bot.content import Content
@@ -13,10 +12,10 @@ from bot.effects import Effects
 from bot.language import detect
 from bot.lookups import Lookups, Sources
 from bot.message import Inbound, Reply
+from bot.places import MEXICO
 from bot.store import Store
 
 log = logging.getLogger("faro.conversation")
-MEXICO = ZoneInfo("America/Mexico_City")
 
 
 class Conversations:

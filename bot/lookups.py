@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from babel.dates import format_date
+from babel.dates import format_date, format_time
 
 from bot import places
 from bot.alerts import AlertLog, claims_to_come_from
@@ -16,6 +16,7 @@ from bot.appointments import Appointments
 from bot.content import Content
 from bot.engine import fill
 from bot.evidence import Cases, show_code
+from bot.places import MEXICO
 from bot.scams import find_signs
 from bot.shelters import Directory
 
@@ -121,15 +122,31 @@ class Lookups:
             if shelter.get(field):
                 parts.append(fill(t(lang, msg[f"shelter_{field}"]), shelter))
         if shelter.get("capacity_status") not in (None, "", "unknown"):
-            capacity = t(lang, msg[f"capacity_{shelter['capacity_status']}"])
-            day = shelter.get("capacity_updated") or ""
-            date = self.date(dt.date.fromisoformat(day), lang) if day else ""
-            parts.append(fill(t(lang, msg["shelter_space"]), {"capacity": capacity,
-                                                               "date": date}))
+            parts.append(self.space(shelter, lang))
         year = self.source_year(shelter["id"])
         if year:
             parts.append(fill(t(lang, msg["shelter_source"]), {"year": year}))
         return " ".join(parts)
+
+    def space(self, shelter: dict[str, Any], lang: str) -> str:
+        """"Space: has space (12 free beds), Nov 29, 2026, 3:20 PM." with the time staff
+        gave it (Mexico City time), or the day of an imported record."""
+        msg, t = self.content.messages, self.content.t
+        status = shelter["capacity_status"]
+        capacity = t(lang, msg[f"capacity_{status}"])
+        beds = str(shelter.get("capacity_beds") or "")
+        if status == "open" and beds.isdigit():
+            capacity += f" ({self.content.tn(lang, 'free_beds', int(beds))})"
+        stamp = shelter.get("capacity_updated") or ""
+        when = ""
+        if "T" in stamp:
+            moment = dt.datetime.fromisoformat(stamp).astimezone(MEXICO)
+            locale = self.content.locale_for(lang)
+            when = (f"{self.date(moment.date(), lang)}, "
+                    f"{format_time(moment, 'short', tzinfo=MEXICO, locale=locale)}")
+        elif stamp:
+            when = self.date(dt.date.fromisoformat(stamp), lang)
+        return fill(t(lang, msg["shelter_space"]), {"capacity": capacity, "date": when})
 
     def source_year(self, shelter_id: str) -> str:
         """The year of the newest source about a shelter, so people see how old the news is."""

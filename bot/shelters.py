@@ -168,10 +168,12 @@ class Directory:
             raise ContentError("beds must be a whole number, 0 or more")
         if not self.client.sismember(keys.shelter_ids(), sid):
             raise ContentError(f"no shelter {sid!r}")
-        day = when.date() if isinstance(when, dt.datetime) else when
+        # Staff give the time too (space changes within a day); an imported record, a day.
+        stamp = (when.astimezone(dt.UTC).isoformat(timespec="minutes")
+                 if isinstance(when, dt.datetime) else when.isoformat())
         self.client.hset(keys.shelter(sid), mapping={
             "capacity_status": status, "capacity_beds": "" if beds is None else str(beds),
-            "capacity_updated": day.isoformat()})
+            "capacity_updated": stamp})
 
 
 @functools.lru_cache(maxsize=4096)

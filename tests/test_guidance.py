@@ -106,8 +106,13 @@ def test_a_location_shared_at_the_menu_shows_help_nearby(channels):
 
 def test_shelter_replies_name_how_old_the_news_is_and_show_staff_updates(app, channels):
     directory = app.extensions["faro"].conversations.sources.shelters.ready()
-    directory.set_capacity("la-72-tenosique", "full", 0, dt.datetime(2026, 11, 28, 9, 0))
+    directory.set_capacity("la-72-tenosique", "full", 0,
+                           dt.datetime(2026, 11, 28, 15, 5, tzinfo=dt.UTC))
     out = talk(channels, "hi", "4", "1", "Tenosique")[-1]
     assert gsm("La 72 – Hogar Refugio para Personas Migrantes, Tenosique, about 1 km.") in out
     assert gsm("Tel. +52 934 342 1111.") in out
-    assert gsm("Space: full, Nov 28, 2026.") in out and gsm("Info from 2021.") in out
+    # Staff gave the time too; people read it on Mexico City's clock (UTC-6).
+    assert gsm("Space: full, Nov 28, 2026, 9:05") in out and gsm("Info from 2021.") in out
+    directory.set_capacity("la-72-tenosique", "open", 3, dt.date(2026, 11, 30))
+    out = talk(channels, "menu", "4", "1", "Tenosique")[-1]
+    assert gsm("Space: has space (3 free beds), Nov 30, 2026.") in out

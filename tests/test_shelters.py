@@ -260,10 +260,11 @@ def test_ensure_loaded_imports_only_records_it_has_not_imported_yet(redis_client
 
 
 def test_capacity_news_shows_in_results_and_survives_a_reimport(directory, records):
-    directory.set_capacity("la-72-tenosique", "full", 0, dt.datetime(2026, 12, 1, 9, 30))
+    directory.set_capacity("la-72-tenosique", "full", 0,
+                           dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC))
     found = directory.near(*TENOSIQUE)[0]
     assert (found["capacity_status"], found["capacity_beds"], found["capacity_updated"]) == (
-        "full", 0, "2026-12-01")
+        "full", 0, "2026-12-01T09:30+00:00")
     directory.import_records(records)
     assert directory.near(*TENOSIQUE)[0]["capacity_status"] == "full"
 

@@ -28,7 +28,6 @@ from wtforms.validators import Length, Optional
 from bot import places
 from bot.broadcasts import (
     CHANNELS,
-    LOCAL_TIME,
     MAX_TEXT,
     TOPICS,
     Area,
@@ -39,6 +38,7 @@ from bot.broadcasts import (
     audience,
     render,
 )
+from bot.places import MEXICO
 from bot.segments import is_gsm7, segments
 from bot.staff.access import current, faro, record, require
 from bot.staff.accounts import Account, org_names
@@ -113,8 +113,8 @@ def spec_of(form: Any, account: Account, languages: list[str]) -> Spec:
         city = place.name
     when = ""
     if form.send_at.data:
-        local = form.send_at.data.replace(tzinfo=LOCAL_TIME)
-        if local < dt.datetime.now(LOCAL_TIME) - dt.timedelta(minutes=1):
+        local = form.send_at.data.replace(tzinfo=MEXICO)
+        if local < dt.datetime.now(MEXICO) - dt.timedelta(minutes=1):
             raise BroadcastError("The send time is in the past.")
         when = local.astimezone(dt.UTC).isoformat(timespec="seconds")
     texts = {c: (getattr(form, f"text_{c}").data or "").strip() for c in languages}
@@ -188,7 +188,7 @@ def start(spec: Spec, reach: int):
     settings, client = faro().settings, faro().redis
     book, now = Broadcasts(client), dt.datetime.now(dt.UTC)
     needs = reach > settings.approval_above
-    found = book.create(spec, needs, now)
+    found = book.create(spec, needs, now, reach)
     record("broadcast.create", found.id, audience=reach, approval=needs,
            areas=[a.label() for a in spec.areas], topic=spec.topic)
     if not needs:
@@ -272,4 +272,4 @@ def cancel(bid: str):
 
 
 def _local(iso: str) -> str:
-    return dt.datetime.fromisoformat(iso).astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M")
+    return dt.datetime.fromisoformat(iso).astimezone(MEXICO).strftime("%Y-%m-%d %H:%M")

@@ -11,7 +11,7 @@ import datetime as dt
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from bot.conversation import MEXICO
+from bot.places import MEXICO
 from bot.staff.access import current, directory, record, require
 from bot.staff.forms import PickShelter, SetCapacity, shelter_choices
 
@@ -49,8 +49,21 @@ def update():
 
 def page(shelter: dict[str, str] | None, form: SetCapacity) -> str:
     """The capacity page of `shelter` (None: none chosen yet, or none linked)."""
+    stamp = (shelter or {}).get("capacity_updated") or ""
     return render_template("staff/capacity.html", shelter=shelter, form=form, pick=picker(
-        shelter), say=SAY, today=dt.datetime.now(MEXICO).date().isoformat())
+        shelter), say=SAY, updated=when(stamp) if stamp else "")
+
+
+def when(stamp: str) -> str:
+    """"2026-11-29 16:42 (today)" in Mexico City time; an imported record's day as it is."""
+    today = dt.datetime.now(MEXICO).date()
+    if "T" in stamp:
+        moment = dt.datetime.fromisoformat(stamp).astimezone(MEXICO)
+        day, label = moment.date(), moment.strftime("%Y-%m-%d %H:%M")
+    else:
+        day = dt.date.fromisoformat(stamp)
+        label = stamp
+    return label + (" (today)" if day == today else "")
 
 
 def reach(sid: str) -> dict[str, str]:
