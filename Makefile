@@ -28,6 +28,10 @@ bench: install
 	$(PY) scripts/bench_language.py --write
 	$(PY) scripts/bench_places.py
 	$(PY) scripts/bench_sms.py
+	$(PY) scripts/bench_webhook.py --write
+	$(PY) scripts/bench_roundtrips.py --write
+	$(PY) scripts/bench_redis.py --write
+	$(PY) scripts/bench_memory.py --write
 
 lint: install
 	$(VENV)/bin/ruff check .

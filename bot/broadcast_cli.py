@@ -14,7 +14,6 @@ import click
 
 from bot.broadcasts import CHANNELS, TOPICS
 from bot.errors import FaroError
-from bot.places import MEXICO
 
 
 @click.group()
@@ -67,18 +66,17 @@ def send(org_name: str, states: tuple[str, ...], city: str, topic: str, pairs: t
          yes: bool, watch: bool) -> None:
     """Send an alert to everyone subscribed to the areas and topic."""
     from bot import audit, places
-    from bot.broadcasts import Area, BroadcastError, Broadcasts, Spec, audience
+    from bot.broadcasts import Area, BroadcastError, Broadcasts, Spec, audience, send_time
     from bot.staff.accounts import AccountError, add_org
     from worker.broadcast import launch
 
     client, content = _parts()
-    when = ""
+    local = None
     if send_at:
         try:
-            local = dt.datetime.fromisoformat(send_at).replace(tzinfo=MEXICO)
+            local = dt.datetime.fromisoformat(send_at)
         except ValueError as exc:
             raise click.BadParameter("use YYYY-MM-DDTHH:MM", param_hint="--at") from exc
-        when = local.astimezone(dt.UTC).isoformat(timespec="seconds")
     if city:
         place = places.match_city(city)
         if len(states) != 1 or place is None or place.state != states[0]:
@@ -86,6 +84,7 @@ def send(org_name: str, states: tuple[str, ...], city: str, topic: str, pairs: t
                                      param_hint="--city")
         city = place.name
     try:
+        when = send_time(local) if local else ""
         org = add_org(client, org_name)
         spec = Spec(org, " ".join(org_name.split()), "cli",
                     tuple(Area(s, city) for s in states), topic, _texts(pairs), lang,

@@ -22,7 +22,7 @@ import redis
 from bot import keys
 from bot.engine import fill
 from bot.errors import FaroError
-from bot.places import states
+from bot.places import MEXICO, states
 from bot.scams import fold
 from bot.segments import cheapest
 from bot.subscriptions import TOPICS, wants
@@ -309,6 +309,15 @@ class Broadcasts:
         return value.decode() if value else ""
 
 
+def send_time(local: dt.datetime) -> str:
+    """A send time in Mexico City time as a Spec keeps it (UTC, ISO); BroadcastError when
+    no clock holds it in UTC (the last hours of year 9999)."""
+    try:
+        return local.replace(tzinfo=MEXICO).astimezone(dt.UTC).isoformat(timespec="seconds")
+    except OverflowError as exc:
+        raise BroadcastError("The send time is too far away.") from exc
+
+
 def render(spec: Spec, content: Any, lang: str, channel: str = "whatsapp") -> str:
     """The alert as a person speaking `lang` gets it: who sends it, the text, how to stop.
 
@@ -324,7 +333,9 @@ def render(spec: Spec, content: Any, lang: str, channel: str = "whatsapp") -> st
 
 
 def _members(client: redis.Redis, key: str) -> set[str]:
-    return {m.decode() for m in client.smembers(key)}
+    # In pages: one SMEMBERS of a state with 500,000 subscribers holds Redis for 0.4 s,
+    # and every webhook would wait (docs/scaling.md).
+    return {m.decode() for m in client.sscan_iter(key, count=5000)}
 
 
 def _fold(text: str) -> str:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -88,9 +89,31 @@ def demo_logins(app) -> str:
 @click.option("--workers", default=2, show_default=True, type=int, envvar="WEB_CONCURRENCY")
 def web(bind: str, workers: int) -> None:
     """Run the web app under gunicorn (production)."""
-    args = ["gunicorn", "--bind", bind, "--workers", str(workers), "--access-logfile", "-",
-            "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(M)sms', "bot:create_app()"]
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_folder())
+    args = gunicorn_command(bind, workers)
     os.execvp(args[0], args)
+
+
+# The access log: the request id (X-Request-ID, also in the app's own records), method,
+# path without its query, status, milliseconds. No client address and no query string.
+ACCESS_LOG = '%({x-request-id}o)s "%(m)s %(U)s" %(s)s %(M)sms'
+
+
+def gunicorn_command(bind: str, workers: int, app: str = "bot:create_app()") -> list[str]:
+    """How `faro web` runs gunicorn (scripts/bench_webhook.py serves its baseline the same)."""
+    return ["gunicorn", "--bind", bind, "--workers", str(workers), "--access-logfile", "-",
+            "--access-logformat", ACCESS_LOG, app]
+
+
+def metrics_folder() -> Path:
+    """An empty folder where each gunicorn worker keeps its metrics, so that a scrape of
+    any worker adds up all of them (prometheus_client's multiprocess mode)."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="faro-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):  # an earlier run's counts
+        old.unlink()
+    return folder
 
 
 @main.command()
@@ -98,12 +121,16 @@ def web(bind: str, workers: int) -> None:
 def worker(burst: bool) -> None:
     """Run an RQ worker on Faro's queues, with the scheduler."""
     from bot.connection import connect
+    from bot.logs import configure_logging
     from bot.settings import Settings
     from worker import retention
     from worker.queues import all_queues, queue
     from worker.runner import FaroWorker
 
-    client = connect(Settings.load())
+    settings = Settings.load()
+    # JSON lines for RQ's own records too; each record in a job carries the job's id.
+    configure_logging(settings.log_level, ("faro", "rq"))
+    client = connect(settings)
     retention.schedule(queue(client), dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
     # Its first maintenance, at start, revives broadcasts a dead worker left unfinished.
     FaroWorker(all_queues(client), connection=client).work(burst=burst, with_scheduler=True)

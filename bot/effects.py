@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bot import audit, crypto, keys
@@ -19,7 +20,7 @@ from bot.chain import TEXT_KINDS
 from bot.content import Content
 from bot.engine import fill
 from bot.erasure import erase_contact
-from bot.evidence import Cases, stamp
+from bot.evidence import Cases, NoCase, stamp
 from bot.message import Inbound, Media, Reply
 from bot.recovery import Recovery
 from bot.scams import Reports
@@ -62,7 +63,8 @@ class Effects:
 
     def clear_leftovers(self, cid: str) -> None:
         """Erase unreadable records of a contact id that has no data key (a new contact)."""
-        erase_contact(self.store, self.cases, self.recovery, cid)
+        if self.store.redis.exists(*keys.records(cid)):  # one look first: almost always none
+            erase_contact(self.store, self.cases, self.recovery, cid)
 
     def say(self, lang: str, name: str, **values: Any) -> str:
         """A named message of the content pack, in `lang`, filled in."""
@@ -105,16 +107,20 @@ class Effects:
 
     def _evidence_add(self, session: Session, msg: Inbound, effect: dict, now) -> None:
         kind, value = str(effect.get("kind", "note")), effect.get("value")
-        self.cases.open(session.cid, session.data_key, now)
-        media = _media_of(value)
-        if media:
+        media, text = _media_of(value), _text_of(value)
+        if media or not text:
+            self.cases.open(session.cid, session.data_key, now)
             for item in media:
                 self.enqueue_media(session.cid, MEDIA_KINDS.get(item.kind, "document"), item,
                                    stamp(now))
             return
-        text = _text_of(value)
-        if text:
-            self.cases.add_text(session.cid, session.data_key, _text_kind(kind), text, now)
+        add = partial(self.cases.add_text, session.cid, session.data_key, _text_kind(kind),
+                      text, now)
+        try:
+            add()
+        except NoCase:  # the case's first item: opened only now, so the usual add costs less
+            self.cases.open(session.cid, session.data_key, now)
+            add()
 
     def _evidence_share(self, session: Session, msg: Inbound, effect: dict, now) -> None:
         org = str(effect.get("org", ""))

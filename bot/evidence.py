@@ -35,6 +35,14 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 8
 RECORD_BLOCK = 256
 MISREAD = str.maketrans({"I": "1", "L": "1", "O": "0"})
+# KEYS[1] a case's meta, KEYS[2] its items: whether the case exists, how many items it
+# has, and the last of them (false when none), read at one instant.
+TAIL = """
+local count = redis.call('LLEN', KEYS[2])
+local last = false
+if count > 0 then last = redis.call('LINDEX', KEYS[2], count - 1) end
+return {redis.call('EXISTS', KEYS[1]), count, last}
+"""
 
 
 class NoCase(FaroError):
@@ -156,29 +164,26 @@ class Cases:
 
     def _change(self, cid: str, now: dt.datetime, write: Callable[..., Any], *,
                 tail: bool = False) -> None:
-        """Apply `write` to an existing case in one transaction, retrying if it moved."""
+        """Apply `write` to an existing case in one transaction, retrying if it moved.
+
+        Three round trips: WATCH, one script that reads whether the case exists and its
+        last item, and the transaction.
+        """
         watched = [keys.case(cid), keys.case_items(cid)]
         with self.redis.pipeline() as pipe:
             while True:
                 try:
                     pipe.watch(*watched)
-                    if not pipe.exists(keys.case(cid)):
+                    exists, count, last = pipe.eval(TAIL, 2, *watched)
+                    if not exists:
                         raise NoCase(cid)
-                    head = self._tail(pipe, watched[1]) if tail else []
                     pipe.multi()
-                    write(pipe, *head)
+                    write(pipe, *([count, last] if tail else []))
                     self._touch(pipe, cid, now)
                     pipe.execute()
                     return
                 except redis.WatchError:
                     continue
-
-    @staticmethod
-    def _tail(pipe: Any, name: str) -> list[Any]:
-        count = pipe.llen(name)
-        # By position, not -1: should an append land between the two reads, this is
-        # still item `count`, and the transaction retries anyway.
-        return [count, pipe.lindex(name, count - 1) if count else None]
 
     def items(self, cid: str, data_key: bytes) -> list[Item]:
         """Every item of the case, decrypted, in order."""

@@ -5,8 +5,9 @@ channel and address, never the address itself):
 
 - ``faro:c:<cid>``: hash, the contact record (language, wrapped data key,
   encrypted address, opt-out flag, counters, and the alerts asked for: ``sr`` state,
-  ``sc`` city or empty, ``st`` topics, see bot/subscriptions.py). Lives until deletion
-  or retention.
+  ``sc`` city or empty, ``st`` topics, see bot/subscriptions.py; the same message sent
+  in a row: ``rh`` a hash keyed with the contact's data key, never the text, ``rn`` how
+  often, ``rt`` since when, see bot/limits.py). Lives until deletion or retention.
 - ``faro:s:<cid>``: string, the conversation state (flow, node, answers).
   Expires after ``FARO_CONVERSATION_TTL`` seconds idle.
 - ``faro:l:<cid>``: string, the per-contact lock token. Expires by itself.
@@ -17,7 +18,9 @@ channel and address, never the address itself):
   (the address's own id -> the contact's id). ``faro:als:<cid>``: set, the ids linked
   to a contact, so deletion and a new recovery can find them.
 - ``faro:rp:<hmac>``: string, a recovery phrase's HMAC -> the contact's id. No expiry.
-- ``faro:rl:<what>:<cid>``: string counter, attempts in the current window (rate limits).
+- ``faro:rl:<what>:<cid>``: string counter, attempts in the current window (rate limits);
+  ``faro:rl:in:<cid>`` counts the messages from one address in the current minute
+  (bot/limits.py).
 - ``faro:tb:<channel>:<sender>``: hash, the token bucket of one provider sender (tokens,
   time), shared by every worker so that more workers never break a provider's limit.
 - ``faro:sub:<region>``: set, the contacts subscribed to alerts for a Mexican state
@@ -102,6 +105,13 @@ channel and address, never the address itself):
   hash, provider message id -> its final status, so a repeated status callback counts
   once. All of these expire two days (``sids``: seven) after the broadcast ends.
 - ``faro:bcs``: sorted set, broadcast ids by creation time (epoch seconds).
+- ``faro:dl:<job>:<digest>``: hash, what one delivery job (worker/jobs.py) did with each
+  message it sends: index -> ``c:<epoch>`` claimed (about to be sent) or ``s`` sent, so a
+  retried job neither repeats nor skips a message. ``<digest>`` is a hash of the contact id
+  and the replies, so one job delivering two different things keeps two marks. Expires
+  after a day.
+- ``faro:metrics``: hash, counters the workers keep for ``/metrics`` (bot/metrics.py):
+  ``<family>:<label>...`` -> count. Names no contact.
 
 The ``{<cid>}`` hash tag keeps one contact's keys in one Redis Cluster slot.
 """
@@ -147,6 +157,11 @@ def recovery(phrase_mac: str) -> str:
 def attempts(what: str, cid: str) -> str:
     """Key counting attempts at `what` by a contact in the current window."""
     return f"{PREFIX}:rl:{what}:{{{cid}}}"
+
+
+def inbound(cid: str) -> str:
+    """Key counting the messages from one address in the current minute."""
+    return attempts("in", cid)
 
 
 def bucket(channel: str, sender: str) -> str:
@@ -299,6 +314,16 @@ def media_job(fetch: str) -> str:
     return f"faro-media-{fetch}"
 
 
+def delivery(job_id: str, digest: str) -> str:
+    """Key of what one delivery job sent of the replies with `digest`."""
+    return f"{PREFIX}:dl:{job_id}:{digest}"
+
+
+def metrics() -> str:
+    """Key of the workers' counters for /metrics."""
+    return f"{PREFIX}:metrics"
+
+
 def broadcast(bid: str, part: str = "") -> str:
     """A broadcast's record, or one of its parts ("n", "to", "r", "todo", "jobs", "sids",
     "lease:<n>"); one hash tag keeps them in one Cluster slot."""
@@ -308,6 +333,13 @@ def broadcast(bid: str, part: str = "") -> str:
 def broadcasts() -> str:
     """Sorted set of broadcast ids by creation time."""
     return f"{PREFIX}:bcs"
+
+
+def records(cid: str) -> list[str]:
+    """The keys named after contact `cid` that hold what Faro keeps about them (the lock,
+    the alias and the keystore's key aside)."""
+    return [contact(cid), conversation(cid), appointments(cid), case(cid), case_items(cid),
+            case_media(cid), case_shares(cid), aliases(cid)]
 
 
 def pattern_all() -> str:

@@ -28,6 +28,10 @@ class Keystore:
         """The wrapped data key of `cid`, or None once erased."""
         return self.redis.get(keys.data_key(cid))
 
+    def get_many(self, cids: list[str]) -> list[bytes | None]:
+        """The wrapped data keys of `cids`, in order, in one round trip."""
+        return self.redis.mget([keys.data_key(cid) for cid in cids]) if cids else []
+
     def put(self, cid: str, wrapped: bytes, pipe: Any = None) -> None:
         """Store the wrapped data key of `cid` (in `pipe` when the keystore is shared)."""
         (pipe if pipe is not None and self.shared else self.redis).set(keys.data_key(cid),

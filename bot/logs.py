@@ -1,4 +1,8 @@
-"""Structured (JSON) logs with a request id. Never a message body or an address."""
+"""Structured (JSON) logs with a request id (web) or a job id (worker).
+
+Never a message body or an address: records carry ids, counts, kinds and the names of
+errors, and an exception shows as its type and place only.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,15 @@ import sys
 import traceback
 
 from flask import g, has_request_context
+from rq import get_current_job
 
 STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Libraries that log what they send below WARNING: httpx a file URL (with the bot token) or
+# a signed redirect, httpcore headers, twilio's client the query of a Messages lookup (a
+# phone number), python-telegram-bot each call's parameters (chat id and text), urllib3
+# request lines with their query. Kept at WARNING, whatever level the root logger has.
+QUIET = ("httpx", "httpcore", "twilio.http_client", "telegram", "urllib3")
+LIBRARY_FIELDS = ("job_id", "queue")
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,7 +31,13 @@ class JsonFormatter(logging.Formatter):
                  "logger": record.name, "msg": record.getMessage()}
         if has_request_context() and "request_id" in g:
             entry["request_id"] = g.request_id
-        entry.update({k: v for k, v in record.__dict__.items() if k not in STANDARD})
+        elif (job := get_current_job()) is not None:
+            entry["job_id"] = job.id
+        # Faro's own records choose their fields; a library's may carry anything (RQ's a
+        # failed job's arguments), so only the ids are taken from them.
+        mine = record.name == "faro" or record.name.startswith("faro.")
+        entry.update({k: v for k, v in record.__dict__.items()
+                      if k not in STANDARD and (mine or k in LIBRARY_FIELDS)})
         if record.exc_info and record.exc_info[0]:
             # The type and the place only: an exception's message may quote what a person wrote.
             entry["exc"] = record.exc_info[0].__name__
@@ -33,12 +50,16 @@ def _place(tb) -> str:
     return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Send Faro's logs to stderr as JSON lines, once."""
-    root = logging.getLogger("faro")
-    root.setLevel(level)
-    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
-        root.addHandler(handler)
-        root.propagate = False
+def configure_logging(level: str = "INFO", names: tuple[str, ...] = ("faro",)) -> None:
+    """Send the logs of `names` (Faro's; a worker adds RQ's) to stderr as JSON lines, once;
+    quiet the libraries that would log an address or a text."""
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(JsonFormatter())
+            logger.addHandler(handler)
+            logger.propagate = False

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import logging
+import threading
+import weakref
 from typing import Any
 
 import requests
 import telegram
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
-from telegram.request import HTTPXRequest
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from bot.botapi import KeptRequest
 from bot.channels.render import TelegramCall
 from bot.errors import DeliveryError
 from bot.settings import Settings
@@ -31,8 +34,9 @@ TIMEOUT = 10  # seconds for one provider call; a broadcast lease outlives it (wo
 class TelegramSession:
     """Bot API calls through python-telegram-bot, at TELEGRAM_API_URL, on one event loop.
 
-    Use it as a context manager to make many calls over one HTTP client (a broadcast
-    batch); a Bot must not outlive the loop it was opened on ("Event loop is closed").
+    Use it as a context manager to make many calls over one kept-open connection (a
+    broadcast batch, a web worker's replies); a Bot must not outlive the loop it was opened
+    on ("Event loop is closed").
     """
 
     def __init__(self, settings: Settings):
@@ -42,12 +46,12 @@ class TelegramSession:
     def __enter__(self) -> TelegramSession:
         s = self.settings
         self.loop = asyncio.new_event_loop()
-        self.request = HTTPXRequest(connection_pool_size=2, read_timeout=TIMEOUT,
-                                    connect_timeout=TIMEOUT)
-        # We open its HTTP client ourselves: `async with Bot` would also call getMe.
+        self.request = KeptRequest(TIMEOUT)
+        # We open its HTTP client ourselves: `async with Bot` would also call getMe. We never
+        # poll for updates, so getUpdates shares it.
         self.bot = telegram.Bot(s.telegram_bot_token, base_url=f"{s.telegram_api_url}/bot",
                                 base_file_url=f"{s.telegram_api_url}/file/bot",
-                                request=self.request)
+                                request=self.request, get_updates_request=self.request)
         self.loop.run_until_complete(self.request.initialize())
         return self
 
@@ -70,17 +74,40 @@ class TelegramSession:
 
 
 class TelegramSender:
-    """Makes a few Bot API calls in order (replies a worker sends for a conversation)."""
+    """Makes a few Bot API calls in order (a webhook's extra calls, a worker's replies).
+
+    Each thread keeps its session open from one call to the next, so that its calls share
+    an event loop and a connection to Telegram (no TLS handshake per reply). `close()`
+    closes them all, as does dropping the sender; make no call after it.
+    """
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.local = threading.local()
+        self.sessions: list[TelegramSession] = []
+        self.lock = threading.Lock()
+        self.close = weakref.finalize(self, _close, self.sessions)  # or when dropped
 
     def call(self, calls: list[TelegramCall]) -> None:
         """Make the calls in order; raise DeliveryError when one fails."""
         if calls:
-            with TelegramSession(self.settings) as session:
-                for call in calls:
-                    session.call(call)
+            session = self.session()
+            for call in calls:
+                session.call(call)
+
+    def session(self) -> TelegramSession:
+        """This thread's open session (an event loop belongs to one thread at a time)."""
+        session = getattr(self.local, "session", None)
+        if session is None:
+            session = self.local.session = TelegramSession(self.settings).__enter__()
+            with self.lock:
+                self.sessions.append(session)
+        return session
+
+
+def _close(sessions: list[TelegramSession]) -> None:
+    for session in sessions:
+        session.__exit__(None, None, None)
 
 
 def telegram_error(method: str, exc: TelegramError) -> DeliveryError:
@@ -104,8 +131,13 @@ class TwilioSender:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        http = TwilioHttpClient(timeout=TIMEOUT, proxy=_proxies(settings.twilio_api_url))
+        if http.session is not None:
+            # requests would scan the environment for proxies on every message (a third of
+            # a send's CPU in a broadcast); the proxies were read once, just above.
+            http.session.trust_env = False
         self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token,
-                             http_client=TwilioHttpClient(timeout=TIMEOUT))
+                             http_client=http)
         self.client.api.base_url = settings.twilio_api_url
 
     def sender(self, channel: str) -> str:
@@ -159,6 +191,12 @@ class TwilioSender:
                                          or self.settings.twilio_messaging_service_sid):
                 return message.sid
         return None
+
+
+@functools.cache
+def _proxies(url: str) -> dict[str, str]:
+    """HTTPS_PROXY, NO_PROXY and friends for `url`, read once (requests' own reading)."""
+    return requests.utils.get_environ_proxies(url)
 
 
 def _to(channel: str, address: str) -> str:

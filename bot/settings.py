@@ -66,6 +66,8 @@ class Settings:
     whatsapp_templates: dict[str, str]
     alert_sms_fallback: bool
     broadcast_batch: int
+    contact_rate: int  # messages a minute one contact gets answers to (0: no limit)
+    metrics_token: str
 
     @property
     def development(self) -> bool:
@@ -122,12 +124,14 @@ class Settings:
             alert_sms_fallback=str(env.get("FARO_ALERT_SMS_FALLBACK", "0")).lower()
             in ("1", "true", "yes"),
             broadcast_batch=max(1, _int(env, "FARO_BROADCAST_BATCH", 200)),
+            contact_rate=max(0, _int(env, "FARO_CONTACT_RATE", 20)),
+            metrics_token=str(env.get("FARO_METRICS_TOKEN", "")),
         )
 
     def public(self) -> dict[str, Any]:
         """The settings with every secret masked, for `faro` diagnostics."""
         secret = {"secret_key", "data_key", "twilio_auth_token", "telegram_bot_token",
-                  "telegram_webhook_secret"}
+                  "telegram_webhook_secret", "metrics_token"}
         return {f.name: ("***" if f.name in secret else getattr(self, f.name))
                 for f in fields(self)}
 

@@ -1,8 +1,9 @@
 """Contacts and conversations in Redis: lock, load, save, de-duplicate.
 
-One inbound message costs two round trips: one pipeline takes the contact's lock and
-reads everything the engine needs; one transaction writes the result, marks the
-provider's message id as handled and releases the lock.
+One inbound message costs two round trips: one pipeline takes the contact's lock, reads
+everything the engine needs and counts the message against the sender's per-minute limit;
+one transaction writes the result, marks the provider's message id as handled and releases
+the lock.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import random
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
@@ -24,6 +25,7 @@ from bot.crypto import Keyring
 from bot.engine import Profile, State, Step
 from bot.errors import BadRequest, ContactBusy, StoreUnavailable
 from bot.keystore import Keystore
+from bot.limits import WINDOW, Repeats
 from bot.message import Inbound
 
 RELEASE = """
@@ -48,6 +50,8 @@ class Session:
     wrapped_key: bytes = b""
     seen_key: str = ""
     direct: str = ""  # the id of the address the message came from (before any routing)
+    sent: int = 0  # messages from that address in this minute, this one included (if counted)
+    repeats: Repeats = field(default_factory=Repeats)  # the same message in a row; saved
 
 
 def normalize_address(channel: str, address: str) -> str:
@@ -84,17 +88,22 @@ class Store:
         """The contact id of the sender of `msg`."""
         return self.keyring.contact_id(msg.key_space, normalize_address(msg.channel, msg.address))
 
-    def begin(self, msg: Inbound) -> Session | None:
+    def begin(self, msg: Inbound, count: bool = False) -> Session | None:
         """Lock the sender's contact and load it; None when the message was seen before.
 
         An address linked by a recovery phrase is routed to the contact it was linked to;
         an address cut off from its contact (a stolen phone) gets a fresh contact of its own.
+        With `count`, the message counts against its address's messages this minute
+        (`Session.sent`), in the same round trip.
         """
         direct = cid = self.contact_id(msg)
         token = os.urandom(8).hex()
         seen_key = keys.seen(msg.channel, msg.message_id) if msg.message_id else ""
+        counter, sent = keys.inbound(direct) if count else "", 0
         while True:
-            seen, record, sealed, alias, wrapped = self._acquire(cid, token, seen_key)
+            seen, record, sealed, alias, wrapped, counted = self._acquire(cid, token, seen_key,
+                                                                          counter)
+            sent, counter = sent or counted, ""  # once per message, however it is routed
             target = self._route(direct, cid, record, alias)
             if target == cid:
                 break
@@ -104,7 +113,7 @@ class Store:
             self.release(cid, token)
             return None
         session = self._session(cid, token, seen_key, record, wrapped, sealed)
-        session.direct = direct
+        session.direct, session.sent = direct, sent
         return session
 
     def _route(self, direct: str, cid: str, record: dict, alias: bytes | None) -> str:
@@ -116,19 +125,20 @@ class Store:
             return self.keyring.contact_id("cut-off", direct)
         return cid
 
-    def _acquire(self, cid: str, token: str, seen_key: str) -> list[Any]:
+    def _acquire(self, cid: str, token: str, seen_key: str, counter: str) -> list[Any]:
         deadline = time.monotonic() + self.lock_timeout_ms / 1000
-        pause = 0.002
+        pause, sent = 0.002, 0
         while True:
-            got, *rest = self._try_lock(cid, token, seen_key)
+            got, *rest, counted = self._try_lock(cid, token, seen_key, counter)
+            sent, counter = sent or counted, ""  # a retry is the same message
             if got:
-                return rest
+                return [*rest, sent]
             if time.monotonic() > deadline:
                 raise ContactBusy("contact stayed locked")
             time.sleep(pause * (1 + random.random()))
             pause = min(pause * 2, 0.05)
 
-    def _try_lock(self, cid: str, token: str, seen_key: str) -> list[Any]:
+    def _try_lock(self, cid: str, token: str, seen_key: str, counter: str) -> list[Any]:
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(keys.lock(cid), token, nx=True, px=self.lock_timeout_ms)
         if seen_key:
@@ -138,14 +148,18 @@ class Store:
         pipe.get(keys.alias(cid))
         if self.keystore.shared:
             pipe.get(keys.data_key(cid))
+        if counter:  # last, so that the replies before keep their places
+            pipe.incr(counter)
+            pipe.expire(counter, WINDOW, nx=True)
         try:
             out = pipe.execute()
+            sent, out = (out[-2], out[:-2]) if counter else (0, out)
             if not self.keystore.shared:  # a separate keystore costs one more round trip
                 record = out[2 if seen_key else 1]
                 out.append(self.keystore.get(cid) if out[0] and record else None)
         except redis.RedisError as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return out if seen_key else [out[0], 0, *out[1:]]
+        return [*(out if seen_key else [out[0], 0, *out[1:]]), sent]
 
     def _session(self, cid, token, seen_key, record, wrapped, sealed) -> Session:
         if record and wrapped:
@@ -156,7 +170,8 @@ class Store:
             if sealed:
                 raw = json.loads(crypto.decrypt(data_key, sealed, cid))
                 state = State.from_dict(raw)
-            return Session(cid, token, data_key, profile, state, False, wrapped, seen_key)
+            return Session(cid, token, data_key, profile, state, False, wrapped, seen_key,
+                           repeats=Repeats.from_record(record))
         data_key, wrapped = self.keyring.new_data_key(cid)
         return Session(cid, token, data_key, Profile(), None, True, wrapped, seen_key)
 
@@ -175,9 +190,23 @@ class Store:
                 blob = json.dumps(result.state.to_dict(), separators=(",", ":"))
                 pipe.set(keys.conversation(cid), crypto.encrypt(session.data_key, blob, cid),
                          ex=self.conversation_ttl)
+        self._finish(pipe, session)
+
+    def hold(self, session: Session) -> None:
+        """Leave a message a limit held back: keep the repeat count, mark the message
+        handled, release the lock. The conversation stays where it was."""
+        pipe = self.redis.pipeline(transaction=True)
+        if not session.new:
+            pipe.hset(keys.contact(session.cid), mapping=session.repeats.fields())
+        self._finish(pipe, session)
+
+    def _finish(self, pipe, session: Session) -> None:
+        """Mark the message handled and release the lock, with what `pipe` holds already."""
         if session.seen_key:
             pipe.set(session.seen_key, 1, ex=self.dedupe_ttl)
-        self._release(keys=[keys.lock(cid)], args=[session.token], client=pipe)
+        # EVAL, not the registered script: a pipeline first asks SCRIPT EXISTS for those,
+        # which costs a round trip of its own.
+        pipe.eval(RELEASE, 1, keys.lock(session.cid), session.token)
         try:
             pipe.execute()
         except redis.RedisError as exc:
@@ -186,7 +215,8 @@ class Store:
     def _write_contact(self, pipe, session: Session, msg: Inbound, result: Step) -> None:
         now = int(time.time())
         fields: dict[str, Any] = {"l": result.profile.lang,
-                                  "o": "1" if result.profile.opted_out else "0", "t": now}
+                                  "o": "1" if result.profile.opted_out else "0", "t": now,
+                                  **session.repeats.fields()}
         if session.new:
             address = normalize_address(msg.channel, msg.address)
             fields.update({"ch": msg.key_space, "t0": now,

@@ -14,8 +14,9 @@ import csv
 import statistics
 import time
 from collections import Counter, defaultdict
-from datetime import date
 from pathlib import Path
+
+import benchdoc
 
 from bot.language import SERVED, _model, detect, is_latin
 
@@ -162,26 +163,9 @@ NOTES = [
 
 def write_section(lines: list[str], path: Path) -> None:
     """Replace (or add) the "Language detection" section of docs/benchmarks.md."""
-    command = "`.venv/bin/python scripts/bench_language.py --write`"
-    section = [
-        "## Language detection",
-        "",
-        f"`bot.language.detect` on the shared dev split, {date.today().isoformat()}, "
-        f"2-core machine, Python 3.11. Command: {command}.",
-        "",
-        *lines,
-        "",
-        *NOTES,
-        "",
-    ]
-    text = path.read_text("utf-8") if path.exists() else "# Benchmarks\n\n"
-    head, found, rest = text.partition("## Language detection\n")
-    tail = ""
-    if found:
-        # Keep any later section another engineer added.
-        after = rest.find("\n## ")
-        tail = rest[after + 1 :] if after >= 0 else ""
-    path.write_text(head.rstrip("\n") + "\n\n" + "\n".join(section) + ("\n" + tail if tail else ""))
+    benchdoc.write_section(
+        "Language detection", ".venv/bin/python scripts/bench_language.py --write",
+        ["`bot.language.detect` on the shared dev split.", "", *lines, "", *NOTES], path)
 
 
 def main() -> None:

@@ -18,14 +18,17 @@ from bot import create_app, keys
 from bot.message import Inbound
 from worker.queues import all_queues
 
-NO_LIMIT = {"FARO_RATE_SMS": "0", "FARO_RATE_WHATSAPP": "0", "FARO_RATE_TELEGRAM": "0"}
+# No provider rate limits, and no per-contact one: whole-flow tests send a person's
+# messages faster than anyone types (more than FARO_CONTACT_RATE's 20 in a minute).
+NO_LIMIT = {"FARO_RATE_SMS": "0", "FARO_RATE_WHATSAPP": "0", "FARO_RATE_TELEGRAM": "0",
+            "FARO_CONTACT_RATE": "0"}
 GREETING = {"es": "hola", "en": "hello", "fr": "bonjour", "ht": "bonjou", "pt": "olá"}
 
 
 # Import these two into a test module to override its `config` and `app` fixtures.
 @pytest.fixture(name="config")
 def unlimited_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The test config without provider rate limits."""
+    """The test config without rate limits."""
     return {**config, **NO_LIMIT}
 
 
@@ -74,17 +77,22 @@ def start_worker(config: dict[str, Any]) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (RQ's work horse, its scheduler)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:  # field 4 of stat: the parent's pid
+                found.append(int(stat.parent.name))
+    return found
+
+
 def kill(worker: subprocess.Popen) -> None:
     """SIGKILL the worker and RQ's work horse (its child, in a process group of its own),
     as when a container or a machine dies: killing the parent alone leaves the horse sending.
     """
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == worker.pid:  # field 4 of stat: the parent's pid
-                children.append(int(stat.parent.name))
-    for pid in [worker.pid, *children]:
+    for pid in [worker.pid, *children(worker.pid)]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     worker.wait()

@@ -22,10 +22,14 @@ class FakeServer:
         # Failures to answer before behaving again: a status, or (status, provider error code).
         self.fail_next: list[int | tuple[int, int]] = []
         self.on_request: Any = None  # called with each recorded request (test hooks)
+        self.keep_alive = True  # False: close each connection after one answer
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without this, a kept-alive client
+            # waits for a delayed ACK (about 40 ms) before the body arrives.
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 fake._serve(self, "GET")
@@ -63,13 +67,18 @@ class FakeServer:
             self.requests.clear()
             self.fail_next.clear()
         self.on_request = None
+        self.keep_alive = True
 
     def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
+        if len(raw) < length:
+            return  # the client died mid-request: the provider never got a message
         params = _decode(handler.headers.get("Content-Type", ""), raw)
         entry = {"method": method, "path": handler.path, "params": params,
-                 "headers": dict(handler.headers), "at": time.monotonic()}
+                 "headers": dict(handler.headers), "at": time.monotonic(),
+                 "peer": handler.client_address}
+        handler.close_connection = handler.close_connection or not self.keep_alive
         with self.lock:
             self.requests.append(entry)
             failure = self.fail_next.pop(0) if self.fail_next else None
@@ -108,11 +117,13 @@ class FakeServer:
 
 @dataclass(frozen=True)
 class Raw:
-    """A body sent as bytes; `chunked` leaves out Content-Length, as a stream would."""
+    """A body sent as bytes; `chunked` leaves out Content-Length, as a stream would, and
+    `pause` waits that many seconds after each 64 KiB chunk (a slow network)."""
 
     data: bytes
     content_type: str = "application/octet-stream"
     chunked: bool = False
+    pause: float = 0.0
 
 
 def _send_raw(handler: BaseHTTPRequestHandler, status: int, body: Raw,
@@ -132,8 +143,10 @@ def _send_raw(handler: BaseHTTPRequestHandler, status: int, body: Raw,
         piece = body.data[start:start + 65536]
         try:
             handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            handler.wfile.flush()
         except OSError:  # the client stopped reading: what a size cap does
             return
+        time.sleep(body.pause)
     handler.wfile.write(b"0\r\n\r\n")
 
 
@@ -223,7 +236,8 @@ class FakeTwilio(FakeServer):
         self.media: dict[str, dict[str, Any]] = {}  # MediaUrl path -> data, type, redirect
 
     def add_media(self, data: bytes, content_type: str, *, redirect_to: str | None = None,
-                  chunked: bool = False, account: str = "AC" + "0" * 32) -> str:
+                  chunked: bool = False, account: str = "AC" + "0" * 32,
+                  pause: float = 0.0) -> str:
         """Serve `data` as the media of a new inbound message; its MediaUrl.
 
         `redirect_to` is the file host's base URL (this server under another name, so
@@ -232,7 +246,8 @@ class FakeTwilio(FakeServer):
         n = len(self.media) + 1
         path = f"/2010-04-01/Accounts/{account}/Messages/MM{n:032d}/Media/ME{n:032d}"
         self.media[path] = {"data": data, "type": content_type, "redirect": redirect_to,
-                            "chunked": chunked, "file": f"/files/{account}/{n:064x}"}
+                            "chunked": chunked, "file": f"/files/{account}/{n:064x}",
+                            "pause": pause}
         return self.url + path
 
     def clear(self) -> None:
@@ -289,7 +304,7 @@ class FakeTwilio(FakeServer):
         if media["redirect"]:
             signed = f"{media['redirect']}{media['file']}?Expires=1764000000&Signature=s3cr3t"
             return 307, {}, {"Location": signed}
-        return 200, Raw(media["data"], media["type"], media["chunked"])
+        return 200, Raw(media["data"], media["type"], media["chunked"], media["pause"])
 
     def _basic(self, account: str) -> str:
         return "Basic " + base64.b64encode(f"{account}:{self.auth_token}".encode()).decode()

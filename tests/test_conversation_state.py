@@ -217,7 +217,7 @@ def test_healthz_with_redis_down(app_without_redis):
     assert response.get_json()["redis"] is False
 
 
-def test_webhooks_answer_503_quickly_when_redis_is_down(app_without_redis):
+def test_webhooks_answer_quickly_when_redis_is_down(app_without_redis):
     client = app_without_redis.test_client()
     form = sms_form("Nanga def", "SM" + "9" * 32)
     started = time.monotonic()
@@ -228,8 +228,9 @@ def test_webhooks_answer_503_quickly_when_redis_is_down(app_without_redis):
         "chat": {"id": 700100200, "type": "private"}}},
         headers={"X-Telegram-Bot-Api-Secret-Token": "test-telegram-secret"})
     elapsed = time.monotonic() - started
-    assert twilio.status_code == 503
-    assert telegram.status_code == 503
+    # Twilio shows no reply sent with a 5xx: a 200 asks the person to send it again.
+    assert twilio.status_code == 200 and "send your message again" in twilio.get_data(as_text=True)
+    assert telegram.status_code == 503  # Telegram delivers the update again later
     assert elapsed < 5
     # Verification still comes first: a forged request is refused, not retried later.
     assert client.post(PATH, data=form).status_code == 403

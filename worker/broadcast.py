@@ -25,7 +25,9 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import redis
@@ -33,16 +35,17 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from bot import crypto, keys
+from bot import crypto, keys, metrics
 from bot.alerts import AlertLog
 from bot.broadcasts import KEEP, KEEP_SIDS, KEEP_WORK, Broadcasts, Spec, render, subscribers
 from bot.channels.render import TelegramCall
 from bot.content import Content
 from bot.errors import DeliveryError
-from bot.outbound import TelegramSession, TwilioSender
+from bot.outbound import TelegramSender, TwilioSender
 from bot.segments import segments
 from bot.settings import Settings
 from bot.store import Store
+from worker import orphans
 from worker.jobs import _context, pack
 from worker.queues import queue
 from worker.ratelimit import Limit, TokenBucket
@@ -51,6 +54,8 @@ log = logging.getLogger("faro.worker")
 
 LEASE = 15  # seconds; longer than one provider call (10 s); renewed while we wait
 SLICE = 20.0  # seconds a batch job sends before it gives the worker back
+SENDERS = 8  # threads sending at once in one job (one claimed recipient each)
+CHECK_EVERY = 0.5  # seconds between looks at cancel, waiting replies and the lease
 BACKOFF = (1.0, 2.0, 4.0, 8.0)  # seconds between tries on 429, 5xx and network errors
 MAX_WAIT = 60.0  # the longest Retry-After we honour inside a job
 WATCH_EVERY = dt.timedelta(seconds=5)
@@ -64,6 +69,17 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return 1
 end
 return 0
+"""
+# Claim one recipient. KEYS: the recipients' marks, the contact, the broadcast, the RQ
+# queue of conversation replies; ARGV: index, claim, 1 if the recipient was unclaimed.
+# 3: the broadcast is no longer sending; 2: a reply waits (stop taking new recipients);
+# 0: the contact opted out (or is gone); 1: claimed. One round trip, read at the last moment.
+CLAIM = """
+if redis.call('HGET', KEYS[3], 'status') ~= 'sending' then return 3 end
+if ARGV[3] == '1' and redis.call('LLEN', KEYS[4]) > 0 then return 2 end
+if redis.call('HGET', KEYS[2], 'o') ~= '0' then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
 """
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -150,6 +166,20 @@ class LeaseLost(Exception):
     """Another job took our batch (we stalled longer than the lease): stop at once."""
 
 
+@dataclass(frozen=True)
+class Recipient:
+    """One recipient of a batch as read at its start (fields of the contact as bytes)."""
+
+    index: int
+    cid: str
+    mark: str  # "" or "c:<epoch>:<channel>" (claimed by a job that died)
+    space: bytes | None
+    lang: bytes | None
+    seen: bytes | None
+    sealed: bytes | None
+    wrapped: bytes | None
+
+
 @dataclass
 class Route:
     """How one recipient is reached: channel, and a WhatsApp template when outside 24 h."""
@@ -170,78 +200,124 @@ class BatchRun:
         self.lease = keys.broadcast(bid, f"lease:{n}")
         self._renew = self.redis.register_script(RENEW)
         self._release = self.redis.register_script(RELEASE)
-        self.twilio = TwilioSender(settings)
-        self.telegram: TelegramSession | None = None
+        self.local = threading.local()  # each sending thread's Twilio client
+        self.telegram = TelegramSender(settings)  # and Bot API session
+        self.lock = threading.Lock()
         self.buckets: dict[str, TokenBucket | None] = {}
         self.replies_key = queue(self.redis, "replies").key
+        self.stop = threading.Event()
+        self._claim = self.redis.register_script(CLAIM)
+        self.bodies: dict[tuple[str, str], str] = {}
+        self.checked, self.verdict, self.deadline = 0.0, "", 0.0
 
     def run(self, spec: Spec) -> str:
-        """Work the batch: "done", "paused" (re-enqueued), "busy" or "cancelled"."""
+        """Work the batch: "done", "paused" (re-enqueued), "busy" or "cancelled".
+
+        What the batch needs (marks, contacts, wrapped data keys) is read in one round
+        trip; then SENDERS threads send at once, so a provider's latency (100 ms or more)
+        does not set the pace. Each recipient is still claimed and marked on its own.
+        """
         if not self.redis.set(self.lease, self.holder, nx=True, ex=LEASE):
             return "busy"  # another live job has it; ours is a duplicate from recovery
         size = self.settings.broadcast_batch
         first = self.n * size
         cids = [c.decode() for c in
                 self.redis.lrange(keys.broadcast(self.bid, "to"), first, first + size - 1)]
-        deadline = time.monotonic() + SLICE
+        self.deadline = time.monotonic() + SLICE
         try:
-            for offset, cid in enumerate(cids):
-                outcome = self.serve(spec, first + offset, cid, deadline)
-                if outcome != "next":
+            recipients = self.prefetch(first, cids)
+            with ThreadPoolExecutor(SENDERS, thread_name_prefix="send") as pool:
+                outcomes = set(pool.map(lambda r: self.attempt(spec, r), recipients))
+            for outcome in ("busy", "cancelled", "paused"):  # the first that applies
+                if outcome in outcomes:
+                    if outcome == "paused":
+                        self.pause()
                     return outcome
             self.redis.srem(keys.broadcast(self.bid, "todo"), self.n)
             return "done"
-        except LeaseLost:
-            return "busy"  # we stalled past our lease and another job took the batch
         finally:
-            if self.telegram is not None:
-                self.telegram.__exit__(None, None, None)
+            self.telegram.close()
             self._release(keys=[self.lease], args=[self.holder])
 
-    def serve(self, spec: Spec, index: int, cid: str, deadline: float) -> str:
-        """Send to one recipient unless done already: "next", or why we stop here."""
+    def prefetch(self, first: int, cids: list[str]) -> list[Recipient]:
+        """The batch's recipients not done yet, with what sending to them needs."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hget(keys.broadcast(self.bid, "r"), index)
-        pipe.hget(keys.broadcast(self.bid), "status")
-        pipe.hmget(keys.contact(cid), ["o", "ch", "l", "t", "a"])
-        pipe.llen(self.replies_key)
-        self._renew(keys=[self.lease], args=[self.holder, LEASE], client=pipe)
-        mark, status, (opted, space, lang, seen, sealed), replies, held = pipe.execute()
-        mark = (mark or b"").decode()
-        if status != b"sending":
-            return "cancelled"
-        if not held:
-            return "busy"  # our lease ran out and another job took the batch
-        if mark[:1] in ("s", "f", "x"):
-            return "next"
-        if not mark and (replies or time.monotonic() > deadline):
-            self.pause()
-            return "paused"
-        if opted == b"1":
-            self.finish_one(index, "x:optout", "skipped")
-            return "next"
-        data_key = self.store.data_key(cid) if sealed else None
+        pipe.hmget(keys.broadcast(self.bid, "r"), list(range(first, first + len(cids))))
+        for cid in cids:
+            pipe.hmget(keys.contact(cid), ["ch", "l", "t", "a"])
+        marks, *records = pipe.execute()
+        wrapped = self.store.keystore.get_many(cids)
+        out = []
+        for index, cid, mark, record, key in zip(range(first, first + len(cids)), cids, marks,
+                                                 records, wrapped, strict=True):
+            mark = (mark or b"").decode()
+            if mark[:1] not in ("s", "f", "x"):
+                out.append(Recipient(index, cid, mark, *record, key))
+        return out
+
+    def checkpoint(self) -> str:
+        """Every CHECK_EVERY seconds (for all threads): renew the lease; past the time
+        slice, pause. "" to go on."""
+        with self.lock:
+            if time.monotonic() < self.checked + CHECK_EVERY:
+                return self.verdict
+            held = self._renew(keys=[self.lease], args=[self.holder, LEASE])
+            self.checked = time.monotonic()
+            self.verdict = ("busy" if not held else
+                            "paused" if self.checked > self.deadline else "")
+            return self.verdict
+
+    def attempt(self, spec: Spec, recipient: Recipient) -> str:
+        """`serve` one recipient unless another thread said stop; tell the others to."""
+        if self.stop.is_set():
+            return "stopped"
+        try:
+            outcome = self.checkpoint() or self.serve(spec, recipient)
+        except LeaseLost:
+            outcome = "busy"  # we stalled past our lease and another job took the batch
+        if outcome != "next":
+            self.stop.set()
+        return outcome
+
+    def serve(self, spec: Spec, r: Recipient) -> str:
+        """Send to one recipient: "next" whatever happened to them, or why we stop."""
+        data_key = self.store.keyring.unwrap(r.cid, r.wrapped) if r.sealed and r.wrapped else None
         if data_key is None:
-            self.finish_one(index, "x:gone", "skipped")  # deleted their data meanwhile
+            self.finish_one(r.index, "x:gone", "skipped")  # deleted their data meanwhile
             return "next"
-        address = crypto.decrypt(data_key, sealed, cid)
-        route = self.route(spec, (space or b"").decode(), int(seen or 0))
+        address = crypto.decrypt(data_key, r.sealed, r.cid)
+        route = self.route(spec, (r.space or b"").decode(), int(r.seen or 0))
         if route is None:
-            self.finish_one(index, "x:window", "outside")
+            self.finish_one(r.index, "x:window", "outside")
             return "next"
-        lang = (lang or b"").decode()
-        body = render(spec, pack(), lang, route.channel)
-        if mark.startswith("c:") and self.reconcile(mark, route, address, body, index):
+        lang = (r.lang or b"").decode()
+        body = self.body(spec, lang, route.channel)
+        if r.mark.startswith("c:") and self.reconcile(r.mark, route, address, body, r.index):
+            return "next"
+        # Opt-out, cancel and waiting replies are read at the claim: STOP a moment ago counts.
+        claimed = self._claim(keys=[keys.broadcast(self.bid, "r"), keys.contact(r.cid),
+                                    keys.broadcast(self.bid), self.replies_key],
+                              args=[r.index, f"c:{int(time.time())}:{route.channel}",
+                                    "0" if r.mark else "1"])
+        if claimed in (2, 3):
+            return "paused" if claimed == 2 else "cancelled"
+        if not claimed:
+            self.finish_one(r.index, "x:optout", "skipped")
             return "next"
         if route.channel == "telegram":
-            self.telegram_session()  # opened before the token, so the token's time is the send's
-        self.take(route, body)
-        self.redis.hset(keys.broadcast(self.bid, "r"), index,
-                        f"c:{int(time.time())}:{route.channel}")
+            self.telegram.session()  # opened before the token, so the token's time is the send's
+        self.take(route, body)  # last, so the provider sees our sends at the bucket's pace
         # Only the Bot API leaves us unsure whether a claimed message went before a crash.
-        resent = mark.startswith("c:") and route.channel == "telegram"
-        self.send(spec, index, cid, route, address, body, lang, resent)
+        resent = r.mark.startswith("c:") and route.channel == "telegram"
+        self.send(spec, r.index, r.cid, route, address, body, lang, resent)
         return "next"
+
+    def body(self, spec: Spec, lang: str, channel: str) -> str:
+        """The alert in `lang` on `channel`, rendered once per batch."""
+        key = (lang, channel)
+        if key not in self.bodies:
+            self.bodies[key] = render(spec, pack(), lang, channel)
+        return self.bodies[key]
 
     def route(self, spec: Spec, space: str, seen: int) -> Route | None:
         """How to reach a contact of key space `space`; None when no way is allowed."""
@@ -304,7 +380,7 @@ class BatchRun:
              lang: str, resent: bool) -> None:
         """Send with retries, then record what happened to this recipient."""
         if route.channel == "telegram":
-            session = self.telegram_session()
+            session = self.telegram.session()
             result = self._try(lambda: session.call(
                 TelegramCall("sendMessage", {"chat_id": int(address), "text": body})))
         else:
@@ -341,10 +417,13 @@ class BatchRun:
                 self.pause_for(wait)
         raise AssertionError("unreachable")
 
-    def telegram_session(self) -> TelegramSession:
-        if self.telegram is None:
-            self.telegram = TelegramSession(self.settings).__enter__()
-        return self.telegram
+    @property
+    def twilio(self) -> TwilioSender:
+        """This thread's Twilio client (requests sessions are not shared across threads)."""
+        sender = getattr(self.local, "twilio", None)
+        if sender is None:
+            sender = self.local.twilio = TwilioSender(self.settings)
+        return sender
 
     def finish_one(self, index: int, mark: str, *counts: str) -> None:
         """Record what happened to one recipient and count it, in one round trip."""
@@ -352,6 +431,7 @@ class BatchRun:
         pipe.hset(keys.broadcast(self.bid, "r"), index, mark)
         for name in counts:
             pipe.hincrby(keys.broadcast(self.bid, "n"), name, 1)
+            metrics.count(pipe, "broadcast", name)
         pipe.execute()
 
     def pause(self) -> None:
@@ -452,17 +532,7 @@ def _dead(holder: str) -> bool:
     restarted container may reuse the dead worker's process id)."""
     host, _, rest = holder.partition(":")
     pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    if int(pid) == os.getpid():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return pid.isdigit() and orphans.gone(host, int(pid))
 
 
 def _alive(client: redis.Redis, job_id: str) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from telegram import Bot, Message, Update
 
+from bot import metrics
 from bot.audio import public_url
 from bot.channels.render import TelegramCall, as_telegram
 from bot.errors import BadRequest, DeliveryError, Forbidden
@@ -34,8 +35,10 @@ def parse_update(data: Any) -> Update:
         raise BadRequest("not a Telegram update")
     try:
         update = Update.de_json(data, _PARSER)
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError) as exc:
-        # OverflowError, OSError: a `date` no clock can hold
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError,
+            RecursionError) as exc:
+        # OverflowError, OSError: a `date` no clock can hold; RecursionError: replies to
+        # replies nested hundreds deep, which PTB parses by recursion
         raise BadRequest("malformed Telegram update") from exc
     if update is None:
         raise BadRequest("empty Telegram update")
@@ -128,9 +131,11 @@ def webhook() -> Response:
     if parsed is None:
         return jsonify({})
     msg, chat = parsed
+    metrics.received("telegram")
     replies = faro.conversations.handle(msg)
     audio_url = partial(public_url, faro.settings.public_url)
     calls = as_telegram(replies, int(chat), audio_url) if replies else []
+    metrics.replied("telegram", len(calls))
     if update.callback_query is not None:
         # Stops the spinner on the button the person pressed.
         calls.insert(0, TelegramCall("answerCallbackQuery",

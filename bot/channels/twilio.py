@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
+import redis
 from flask import Blueprint, Response, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot import keys
+from bot import keys, metrics
 from bot.audio import public_url
 from bot.channels.render import as_bodies, voice_notes
-from bot.errors import BadRequest, Forbidden
-from bot.message import Inbound, Media
+from bot.content import Content
+from bot.errors import BadRequest, ContactBusy, Forbidden, StoreUnavailable
+from bot.language import detect
+from bot.message import Inbound, Media, Reply
 
 bp = Blueprint("twilio", __name__)
+log = logging.getLogger("faro.twilio")
 MAX_MEDIA = 10  # Twilio sends at most ten attachments per message
 
 
@@ -105,11 +110,36 @@ def messages() -> Response:
     verify(signed_url(), form, request.headers.get("X-Twilio-Signature", ""),
            faro.settings.twilio_auth_token)
     msg = parse(form)
-    replies = faro.conversations.handle(msg)
+    metrics.received(msg.channel)
+    try:
+        replies = faro.conversations.handle(msg)
+    except (StoreUnavailable, ContactBusy, redis.RedisError) as exc:
+        return try_again(faro.content, msg, exc)
     if not replies:
         return twiml([])
     media = [public_url(faro.settings.public_url, p) for p in voice_notes(replies, msg.channel)]
-    return twiml(as_bodies(replies, msg.channel), media)
+    bodies = as_bodies(replies, msg.channel)
+    metrics.replied(msg.channel, len(bodies) + len(media))
+    return twiml(bodies, media)
+
+
+def try_again(content: Content, msg: Inbound, exc: Exception) -> Response:
+    """Redis is down, or the contact stayed locked: "send it again in a minute", with a 200.
+
+    Not a 503: Twilio shows nothing it got with an error status and, unless told otherwise,
+    does not retry a message webhook, so the person would hear nothing at all. The
+    person's language is in Redis: it is guessed from the text, else Spanish and English.
+    """
+    kind = "busy" if isinstance(exc, ContactBusy) else "redis"
+    log.error("message not handled, asked to send again",
+              extra={"channel": msg.channel, "why": kind, "error": type(exc).__name__})
+    metrics.failed(kind)
+    guess = detect(msg.text) if msg.text else None
+    langs = [guess] if guess in content.languages else [content.languages[0], "en"]
+    text = "\n".join(content.t(lang, content.messages["busy"]) for lang in dict.fromkeys(langs))
+    bodies = as_bodies([Reply(text)], msg.channel)
+    metrics.replied(msg.channel, len(bodies))
+    return twiml(bodies)
 
 
 # Twilio's error for a number that replied STOP: no message may go to it any more.

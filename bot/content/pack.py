@@ -45,7 +45,7 @@ REQUIRED_MESSAGES = (
     "reminder_3", "shelter_line", "shelter_phone", "shelter_hours", "shelter_space",
     "shelter_source", "claims_unmatched", "media_saved", "media_too_big", "media_wrong_type",
     "media_failed", "recovery_phrase", "recovered", "not_recovered", "recovery_wait",
-    "checked_on", "yes", "no", "error", "language_detected",
+    "checked_on", "yes", "no", "error", "busy", "language_detected", "too_many", "repeated",
 )
 REQUIRED_FLOWS = ("welcome", "menu")
 ENDINGS = ("delete_contact", "opt_out")  # actions after which silence is what the person asked

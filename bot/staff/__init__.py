@@ -59,7 +59,9 @@ def check_csrf() -> None:
 @bp.context_processor
 def page_parts() -> dict[str, Any]:
     """What every console page needs: the sign-out form when someone is signed in."""
-    return {"signout": SignOut() if g.get("staff") else None}
+    # formdata=None: drawing it never reads the request's body, which an error page (a 413)
+    # must not do.
+    return {"signout": SignOut(formdata=None) if g.get("staff") else None}
 
 
 @bp.errorhandler(HTTPException)
@@ -70,8 +72,10 @@ def error_page(exc: HTTPException) -> tuple[str, int]:
 
 
 def secure(response: Response) -> Response:
-    """Add the console's security headers to every response under /staff/."""
-    if not request.path.startswith("/staff"):
+    """Add the console's security headers to every response under /staff/ and to the
+    simulator, which production shows only to signed-in staff."""
+    # The simulator's own <meta> policy cannot say frame-ancestors: browsers ignore it there.
+    if not request.path.startswith(("/staff", "/simulator")):
         return response
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)

@@ -37,6 +37,7 @@ from bot.broadcasts import (
     Spec,
     audience,
     render,
+    send_time,
 )
 from bot.places import MEXICO
 from bot.segments import is_gsm7, segments
@@ -116,7 +117,7 @@ def spec_of(form: Any, account: Account, languages: list[str]) -> Spec:
         local = form.send_at.data.replace(tzinfo=MEXICO)
         if local < dt.datetime.now(MEXICO) - dt.timedelta(minutes=1):
             raise BroadcastError("The send time is in the past.")
-        when = local.astimezone(dt.UTC).isoformat(timespec="seconds")
+        when = send_time(local)
     texts = {c: (getattr(form, f"text_{c}").data or "").strip() for c in languages}
     return Spec(org=account.org, org_name=org_names(faro().redis).get(account.org, account.org),
                 author=account.sid, areas=tuple(Area(s, city) for s in chosen),
