@@ -32,6 +32,7 @@ bench: install
 	$(PY) scripts/bench_roundtrips.py --write
 	$(PY) scripts/bench_redis.py --write
 	$(PY) scripts/bench_memory.py --write
+	$(PY) scripts/bench_broadcast.py --write
 
 lint: install
 	$(VENV)/bin/ruff check .
