@@ -7,7 +7,6 @@ Not a test: it prints (and with --write stores) figures for docs/benchmarks.md.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -100,12 +99,11 @@ def run(env: dict[str, str], count: int, channels: tuple[str, ...], fake: str,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = benchdoc.parser(__doc__)
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--limited", type=int, default=6000,
                         help="recipients of the run with a limit (SMS only)")
     parser.add_argument("--limit", type=float, default=200.0, help="SMS segments per second")
-    parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
 
     from bot.embedded import EmbeddedRedis

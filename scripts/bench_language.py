@@ -9,7 +9,6 @@ served language, and the median and p95 time per call (warm). With --write, repl
 
 from __future__ import annotations
 
-import argparse
 import csv
 import statistics
 import time
@@ -170,9 +169,8 @@ def write_section(lines: list[str], path: Path) -> None:
 
 def main() -> None:
     """Print the report; with --write, also store it in docs/benchmarks.md."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchdoc.parser(__doc__)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     lines = report(args.data)
     print("\n".join(lines))

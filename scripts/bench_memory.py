@@ -14,7 +14,6 @@ on the Valkey that bot.embedded starts otherwise.
 
 from __future__ import annotations
 
-import argparse
 import random
 import shutil
 import statistics
@@ -260,12 +259,11 @@ def servers(wanted: str) -> list[str]:
 
 def main() -> None:
     """Run the measurement; print it; with --write, store it in docs/benchmarks.md."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchdoc.parser(__doc__)
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--sample", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--server", choices=["redis", "valkey", "both"], default="both")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     runs = []
     for name in servers(args.server):

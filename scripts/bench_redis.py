@@ -13,7 +13,6 @@ Redis takes; the web processes reach theirs first (see "Webhook throughput and l
 
 from __future__ import annotations
 
-import argparse
 import csv
 import random
 import shutil
@@ -115,9 +114,8 @@ def report(new: dict, known: dict, single: dict, piped: dict, server: str) -> li
 
 def main() -> None:
     """Run the measurement; print it; with --write, store it in docs/benchmarks.md."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchdoc.parser(__doc__)
     parser.add_argument("--people", type=int, default=300)
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     with EmbeddedRedis() as server:
         faro = build(Settings.load({"TESTING": True, "REDIS_URL": server.url}))

@@ -12,7 +12,6 @@ the keystore on its own server (production) and once sharing the main server. Wi
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import statistics
@@ -147,18 +146,14 @@ NOTES = [
 
 def main() -> None:
     """Print the table; with --write, also store it in docs/benchmarks.md."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchdoc.parser(__doc__)
     parser.add_argument("--contacts", type=int, default=150)
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     os.environ.pop("TESTING", None)
-    lines = report(args.contacts)
-    print("\n".join(lines))
-    if args.write:
-        benchdoc.write_section("Redis round trips per message", COMMAND,
-                               ["Round trips to Redis per inbound message, mean (min-max), "
-                                f"{args.contacts} new contacts through the webhooks.", "",
-                                *lines, "", *NOTES])
+    lines = ["Round trips to Redis per inbound message, mean (min-max), "
+             f"{args.contacts} new contacts through the webhooks.", "",
+             *report(args.contacts), "", *NOTES]
+    benchdoc.publish("Redis round trips per message", COMMAND, lines, args.write)
 
 
 if __name__ == "__main__":

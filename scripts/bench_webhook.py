@@ -13,7 +13,6 @@ the same rate for comparison (open loop, constant rate). With --write, replaces 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import socket
@@ -304,11 +303,10 @@ NOTES = [
 
 def main() -> None:
     """Print the figures; with --write, also store them in docs/benchmarks.md."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchdoc.parser(__doc__)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--workers", type=int, default=4, help="docker-compose.yml's")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="faro-bench-") as folder:
         figures = measure(args.seconds, args.workers, args.rounds, Path(folder))

@@ -6,6 +6,7 @@ with the date, the machine and the command that made its figures.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 from datetime import date
@@ -39,3 +40,10 @@ def publish(title: str, command: str, lines: list[str], write: bool) -> None:
     print("\n".join(lines))
     if write:
         write_section(title, command, lines)
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
+    """A benchmark's command line: its docstring's first line, and --write."""
+    made = argparse.ArgumentParser(description=doc.splitlines()[0])
+    made.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    return made
