@@ -45,7 +45,6 @@ class KeptRequest(BaseRequest):
                          pool_timeout=None) -> tuple[int, bytes]:
         """One request: the status and the body."""
         parts = urlsplit(url)
-        connection = self.connection(parts.scheme, parts.netloc)
         headers = {"User-Agent": self.USER_AGENT}
         body = None
         if request_data is not None:
@@ -53,17 +52,29 @@ class KeptRequest(BaseRequest):
                 raise NetworkError("uploads are not supported: Faro sends files by URL")
             body = request_data.url_encoded_parameters()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        try:
-            connection.request(method, parts.path + (f"?{parts.query}" if parts.query else ""),
-                               body, headers)
-            response = connection.getresponse()
-            return response.status, response.read()
-        except TimeoutError:
-            connection.close()
-            raise TimedOut() from None
-        except (OSError, http.client.HTTPException) as exc:
-            connection.close()
-            raise NetworkError(f"http.client.{type(exc).__name__}") from None
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        for attempt in (1, 2):
+            connection = self.connection(parts.scheme, parts.netloc)
+            reused = connection.sock is not None
+            try:
+                connection.request(method, target, body, headers)
+                response = connection.getresponse()
+                return response.status, response.read()
+            except _STALE as exc:
+                connection.close()
+                if reused and attempt == 1:
+                    # The server closed a kept-open connection just as we reused it (its
+                    # FIN was still on the way): it never read this request, so one fresh
+                    # try is safe.
+                    continue
+                raise NetworkError(f"http.client.{type(exc).__name__}") from None
+            except TimeoutError:
+                connection.close()
+                raise TimedOut() from None
+            except (OSError, http.client.HTTPException) as exc:
+                connection.close()
+                raise NetworkError(f"http.client.{type(exc).__name__}") from None
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def connection(self, scheme: str, host: str) -> http.client.HTTPConnection:
         """The open connection to `host`; a new one when the server closed ours."""
@@ -77,6 +88,10 @@ class KeptRequest(BaseRequest):
             # sent on it would fail. http.client opens a new one on the next request.
             connection.close()
         return connection
+
+
+# What a request on a connection the server already closed fails with.
+_STALE = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
 
 
 @functools.cache

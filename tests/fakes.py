@@ -23,6 +23,9 @@ class FakeServer:
         self.fail_next: list[int | tuple[int, int]] = []
         self.on_request: Any = None  # called with each recorded request (test hooks)
         self.keep_alive = True  # False: close each connection after one answer
+        # True: a second request on a kept-open connection is dropped unanswered, as a
+        # server does when its idle timeout closes the connection while the request travels.
+        self.drop_reused = False
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -68,8 +71,13 @@ class FakeServer:
             self.fail_next.clear()
         self.on_request = None
         self.keep_alive = True
+        self.drop_reused = False
 
     def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        if self.drop_reused and getattr(handler, "answered", False):
+            handler.close_connection = True
+            return
+        handler.answered = True  # type: ignore[attr-defined]
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
         if len(raw) < length:

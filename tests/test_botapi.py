@@ -31,6 +31,15 @@ def test_a_connection_the_server_closed_is_replaced(config, fake_telegram):
     assert len(fake_telegram.requests) == 2, "the second call did not fail on a dead socket"
 
 
+def test_a_request_the_closing_server_dropped_is_sent_again_once(config, fake_telegram):
+    fake_telegram.drop_reused = True
+    telegram = TelegramSender(Settings.load(config))
+    telegram.call([ANSWER])
+    telegram.call([ANSWER])
+    assert len(fake_telegram.requests) == 2
+    assert len(peers(fake_telegram)) == 2, "the second call went on a new connection"
+
+
 def test_senders_close_their_connections_when_dropped(config, fake_telegram):
     telegram = TelegramSender(Settings.load(config))
     telegram.call([ANSWER])
