@@ -23,4 +23,5 @@ def erase_contact(store: Store, cases: Cases, recovery: Recovery, cid: str) -> N
     Appointments(store.redis).delete_all(cid)
     cases.delete(cid)
     recovery.forget(cid)
-    store.redis.delete(keys.conversation(cid), keys.contact(cid), keys.inbound(cid))
+    store.redis.delete(keys.conversation(cid), keys.contact(cid), keys.inbound(cid),
+                       keys.seen(cid))

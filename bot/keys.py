@@ -28,8 +28,10 @@ channel and address, never the address itself):
   the contact on deletion.
 - ``faro:ap:<cid>``: hash, the person's own appointments (id -> encrypted JSON).
   Deleted with the contact.
-- ``faro:d:<channel>:<message id>``: string, a provider message id already
-  handled, so a provider's retry never advances a conversation twice.
+- ``faro:d:<cid>``: sorted set, the provider message ids (``<channel>:<id>``) handled for
+  the contact they were routed to, scored by when (epoch s), so a provider's retry never
+  advances a conversation twice. Entries older than ``FARO_DEDUPE_TTL`` are dropped on
+  each write, and the key expires that long after the last; erased with the contact.
   Expires after ``FARO_DEDUPE_TTL``.
 - ``faro:scam:<YYYY-Www>``: list, the scam messages people reported in one ISO week
   (UTC). Each item is JSON ``{"signs": [...], "sealed": ...}``: the warning-sign codes
@@ -184,9 +186,9 @@ def reminder_job(cid: str, appointment_id: str, hours: int) -> str:
     return f"faro-remind-{cid}-{appointment_id}-{hours}"
 
 
-def seen(channel: str, message_id: str) -> str:
-    """Key marking a provider message id as handled."""
-    return f"{PREFIX}:d:{channel}:{message_id}"
+def seen(cid: str) -> str:
+    """Key of the provider message ids a contact's messages were handled under."""
+    return f"{PREFIX}:d:{{{cid}}}"
 
 
 def scam_reports(week: str) -> str:
@@ -339,7 +341,7 @@ def records(cid: str) -> list[str]:
     """The keys named after contact `cid` that hold what Faro keeps about them (the lock,
     the alias and the keystore's key aside)."""
     return [contact(cid), conversation(cid), appointments(cid), case(cid), case_items(cid),
-            case_media(cid), case_shares(cid), aliases(cid)]
+            case_media(cid), case_shares(cid), aliases(cid), seen(cid)]
 
 
 def pattern_all() -> str:

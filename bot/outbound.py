@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import json
 import logging
 import threading
 import weakref
 from typing import Any
 
-import requests
 import telegram
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from bot.botapi import KeptRequest
 from bot.channels.render import TelegramCall
 from bot.errors import DeliveryError
+from bot.httpclient import HttpFailure, KeptRequest, KeptTwilio
 from bot.settings import Settings
 
 log = logging.getLogger("faro.outbound")
@@ -131,13 +128,11 @@ class TwilioSender:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        http = TwilioHttpClient(timeout=TIMEOUT, proxy=_proxies(settings.twilio_api_url))
-        if http.session is not None:
-            # requests would scan the environment for proxies on every message (a third of
-            # a send's CPU in a broadcast); the proxies were read once, just above.
-            http.session.trust_env = False
+        http = KeptTwilio(TIMEOUT)
         self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token,
                              http_client=http)
+        # Its connections close with it (or with close()), not whenever the GC gets to them.
+        self.close = weakref.finalize(self, http.connections.close)
         self.client.api.base_url = settings.twilio_api_url
 
     def sender(self, channel: str) -> str:
@@ -170,8 +165,8 @@ class TwilioSender:
             retry = exc.status == 429 or exc.status >= 500
             raise DeliveryError(f"twilio {exc.status} {exc.code}", retry=retry,
                                 code=str(exc.code or exc.status)) from exc
-        except requests.RequestException as exc:
-            raise DeliveryError(f"twilio: {type(exc).__name__}", retry=True) from exc
+        except HttpFailure as exc:
+            raise DeliveryError(f"twilio: {exc}", retry=True) from exc
         except TwilioException as exc:
             raise DeliveryError(f"twilio: {exc}") from exc
 
@@ -183,20 +178,14 @@ class TwilioSender:
                                               date_sent_after=since.date(), limit=200)
         except TwilioRestException as exc:
             raise DeliveryError(f"twilio {exc.status} {exc.code}", retry=True) from exc
-        except requests.RequestException as exc:
-            raise DeliveryError(f"twilio: {type(exc).__name__}", retry=True) from exc
+        except HttpFailure as exc:
+            raise DeliveryError(f"twilio: {exc}", retry=True) from exc
         sender = self.sender(channel)
         for message in found:
             if (not body or message.body == body) and (not message.from_ or message.from_ == sender
                                          or self.settings.twilio_messaging_service_sid):
                 return message.sid
         return None
-
-
-@functools.cache
-def _proxies(url: str) -> dict[str, str]:
-    """HTTPS_PROXY, NO_PROXY and friends for `url`, read once (requests' own reading)."""
-    return requests.utils.get_environ_proxies(url)
 
 
 def _to(channel: str, address: str) -> str:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import redis
 from flask import Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SecureCookieSessionInterface
 from rq import Queue
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -90,6 +91,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     configure_logging(settings.log_level)
     app = Flask(__name__)
     app.json = JSONProvider(app)
+    app.session_interface = CookieSessions()
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes,
                       TESTING=settings.mode == "test", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax",
@@ -138,6 +140,20 @@ class JSONProvider(DefaultJSONProvider):
             return super().loads(s, **kwargs)
         except RecursionError as exc:
             raise ValueError("JSON nested too deeply") from exc
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, opened only where a page uses them.
+
+    A provider's webhook call carries no cookie and needs no session: opening one builds a
+    signing serializer on each request, a cost that every inbound message would pay.
+    """
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        """None (Flask's read-only null session) for the webhooks, else the cookie's."""
+        if request.path.startswith("/webhooks/"):
+            return None
+        return super().open_session(app, request)
 
 
 def _limit_body() -> None:

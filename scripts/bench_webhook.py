@@ -267,7 +267,7 @@ NOTES = [
     "a recorded message) built a Bot, an event loop and two httpx clients, and each client "
     "loaded every CA certificate: 50 ms of CPU per call. Each web worker thread now keeps "
     "one session open (bot/outbound.py), over plain kept-open http.client connections "
-    "instead of httpx (bot/botapi.py): 0.4 ms per call, the fake's own CPU included "
+    "instead of httpx (bot/httpclient.py): 0.4 ms per call, the fake's own CPU included "
     "(httpx alone took 1.1 ms).",
     "2. Redis round trips (section below): the commit's lock release ran a registered "
     "script, for which redis-py first asks SCRIPT EXISTS, one more round trip per message "

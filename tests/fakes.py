@@ -83,9 +83,14 @@ class FakeServer:
         if len(raw) < length:
             return  # the client died mid-request: the provider never got a message
         params = _decode(handler.headers.get("Content-Type", ""), raw)
-        entry = {"method": method, "path": handler.path, "params": params,
+        # A request line with a whole URL came through us as a forward proxy: serve its path.
+        proxied = handler.path.startswith("http://")
+        target = urllib.parse.urlsplit(handler.path)
+        path = (target.path + (f"?{target.query}" if target.query else "")) if proxied \
+            else handler.path
+        entry = {"method": method, "path": path, "params": params,
                  "headers": dict(handler.headers), "at": time.monotonic(),
-                 "peer": handler.client_address}
+                 "peer": handler.client_address, "proxied_to": target.netloc if proxied else ""}
         handler.close_connection = handler.close_connection or not self.keep_alive
         with self.lock:
             self.requests.append(entry)
