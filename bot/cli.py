@@ -229,6 +229,21 @@ def content_check(folder: str, max_age_days: int, sizes: bool) -> None:
     sys.exit(2 if report.stale else 0)
 
 
+@content.command("phone-audio")
+@click.option("--dir", "folder", envvar="FARO_CONTENT_DIR", default="",
+              help="An operator's content folder laid over the bundled pack.")
+@click.option("--all", "every", is_flag=True,
+              help="Make every copy again (after recording one again), not only the missing.")
+def content_phone_audio(folder: str, every: bool) -> None:
+    """Make the MP3 copies the voice line plays of recordings in languages Twilio cannot
+    speak (needs opusdec and lame: apt-get install opus-tools lame)."""
+    from bot.content import load_content
+    from bot.content.phone import make_copies
+
+    for path in make_copies(load_content(folder or None), every):
+        click.echo(f"wrote {path}")
+
+
 @content.command("diagram")
 @click.argument("flow")
 @click.option("--dir", "folder", envvar="FARO_CONTENT_DIR", default="")

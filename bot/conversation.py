@@ -41,12 +41,15 @@ class Conversations:
 
     def handle(self, msg: Inbound) -> list[Reply] | None:
         """The replies to `msg`; None when the provider already delivered it once."""
-        session = self.store.begin(msg, count=self.rate > 0)
+        # A call is paced by its own speech, so key presses are never limited: a caller paging
+        # through a menu must not be cut off by a notice meant for floods of messages.
+        limited = msg.channel != "voice"
+        session = self.store.begin(msg, count=limited and self.rate > 0)
         if session is None:
             log.info("duplicate message ignored", extra={"channel": msg.channel})
             return None
         now = self.clock()
-        held = self._held(session, msg, now)
+        held = self._held(session, msg, now) if limited else None
         if held is not None:
             return held
         if session.new:

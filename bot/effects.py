@@ -42,12 +42,14 @@ class Effects:
     cases: Cases
     reports: Reports
     recovery: Recovery
-    enqueue_media: Callable[[str, str, Media, str], Any]
+    enqueue_media: Callable[..., Any]  # (cid, kind, media, received_at, notify=True)
 
     def apply(self, session: Session, msg: Inbound, effects: list[dict[str, Any]],
               lang: str, now: dt.datetime) -> list[Reply]:
-        """Carry out `effects` in order; return any replies they produce."""
+        """Carry out `effects` in order; return any replies they produce (on the voice line,
+        in the language the caller hears)."""
         replies: list[Reply] = []
+        written = self.content.speech(lang) if msg.voice else lang
         for effect in effects:
             handler = getattr(self, f"_{effect['type']}", None)
             try:
@@ -58,7 +60,7 @@ class Effects:
                 log.exception("effect failed", extra={"effect": effect["type"]})
                 said = ("error", {})
             if said:
-                replies.append(Reply(self.say(lang, said[0], **said[1])))
+                replies.append(Reply(self.say(written, said[0], **said[1]), lang=lang))
         return replies
 
     def clear_leftovers(self, cid: str) -> None:
@@ -111,8 +113,10 @@ class Effects:
         if media or not text:
             self.cases.open(session.cid, session.data_key, now)
             for item in media:
+                # A caller heard "saving it" in the call; an SMS after it would cost, and a
+                # landline cannot get one.
                 self.enqueue_media(session.cid, MEDIA_KINDS.get(item.kind, "document"), item,
-                                   stamp(now))
+                                   stamp(now), notify=not msg.voice)
             return
         add = partial(self.cases.add_text, session.cid, session.data_key, _text_kind(kind),
                       text, now)

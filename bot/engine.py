@@ -33,7 +33,9 @@ from bot.message import Inbound, Option, Reply
 MAX_HOPS = 25
 LOST_AFTER = 2  # failed answers in a row before we remind the person of MENU
 DATE_ANSWER = re.compile(r"\{vars\.([a-z0-9_]+):date\}")
-DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%y", "%d-%m-%y")
+# The last, eight digits in a row (25122026), is how a date is keyed on a phone's keypad.
+DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%y", "%d-%m-%y",
+                "%d%m%Y")
 
 
 class Lookups(Protocol):
@@ -95,8 +97,11 @@ def step(content: Content, profile: Profile, state: State | None, msg: Inbound,
 
     `detect` (bot.language.detect) names the language of a first message; a person whose
     language it cannot tell, or whom Faro does not serve, gets the numbered language menu.
+    A caller on the voice line hears text in a language Twilio can speak (`Content.speech`)
+    and is led around questions that need written words (a node's `voice`).
     """
-    run = _Run(content, profile, state, today or dt.date.today(), lookups or NoLookups())
+    run = _Run(content, profile, state, today or dt.date.today(), lookups or NoLookups(),
+               msg.voice)
     keyword = None if msg.choice else content.keyword(msg.text)
     if state is not None and not content.has(state.flow, state.node):
         state = run.state = None  # the content changed under a waiting conversation
@@ -104,7 +109,9 @@ def step(content: Content, profile: Profile, state: State | None, msg: Inbound,
     # Buttons and bot commands ("/start") say nothing about the language a person reads.
     wrote = msg.text and not msg.choice and not msg.text.startswith("/")
     found = detect(msg.text) if detect and not profile.lang and greeting and wrote else None
-    if found in content.languages and (keyword is None or keyword[0] in ("menu", "help")):
+    if msg.event:
+        run.hear(msg.event)
+    elif found in content.languages and (keyword is None or keyword[0] in ("menu", "help")):
         run.start_in(found)
     elif keyword:
         if found in content.languages:  # "recuperar" from a new phone: Spanish, then recover
@@ -122,7 +129,8 @@ def step(content: Content, profile: Profile, state: State | None, msg: Inbound,
     else:
         run.answer(msg)
     run.add_check_date()
-    return Step(run.profile, run.state, run.replies, run.effects)
+    replies = [r if r.lang else replace(r, lang=run.lang) for r in run.replies]
+    return Step(run.profile, run.state, replies, run.effects)
 
 
 def _wants_location(content: Content, state: State | None) -> bool:
@@ -136,8 +144,10 @@ class _Run:
     """One step's working memory."""
 
     def __init__(self, content: Content, profile: Profile, state: State | None, today: dt.date,
-                 lookups: Lookups):
+                 lookups: Lookups, voice: bool = False):
         self.content = content
+        self.voice = voice  # a caller on the voice line: keypad and recordings, no words
+        self.page = 0  # the page a lookup with `more` shows next
         self.lookups = lookups
         self.profile = profile
         self.state = state
@@ -152,6 +162,20 @@ class _Run:
     @property
     def lang(self) -> str:
         return self.profile.lang or self.content.languages[0]
+
+    @property
+    def text_lang(self) -> str:
+        """The language text is written in: the person's, or on the voice line the one
+        Twilio speaks for them (their recordings still come in their own language)."""
+        return self.content.speech(self.lang) if self.voice else self.lang
+
+    def hear(self, event: str) -> None:
+        """A call began: greet as MENU would. "again": say the waiting question once more."""
+        if event == "again" and self.state is not None:
+            self.page = int(self.vars.get("_page") or 0)
+            self.go(f"{self.state.flow}.{self.state.node}", "")
+        else:
+            self.go("menu" if self.profile.lang else "welcome", "")
 
     def start_in(self, lang: str) -> None:
         """Greet a new person in the language their first message was written in."""
@@ -185,6 +209,8 @@ class _Run:
             elif isinstance(node, LookupNode):
                 self.state = State(flow, name, self.vars, 0)
                 return
+            elif self.voice and getattr(node, "voice", ""):
+                flow, name = self.content.resolve(node.voice, flow)
             else:
                 self.replies.append(self.voiced(self.question(node), node))
                 self.state = State(flow, name, self.vars, 0)
@@ -202,15 +228,16 @@ class _Run:
         if node.action == "delete_contact":
             self.vars = {}
         if node.text:
-            self.replies.append(Reply(self.render(node.text, node.facts)))
+            self.replies.append(Reply(self.render(self.text_of(node), node.facts)))
 
     def look(self, node: LookupNode) -> bool:
         """Say a lookup's results; True when they became a menu and we now wait."""
         args = {k: self.arg(v) for k, v in node.args.items()}
         try:
-            found = self.lookups.lookup(node.lookup, args, self.lang)[: node.limit]
+            found = self.lookups.lookup(node.lookup, args, self.text_lang)
         except LookupError:
             found = []
+        found, more = self.paged(node, found)
         self.vars.pop("_choices", None)
         self.after_lookup = node.next if found or not node.if_empty else node.if_empty
         if node.save and not node.choose:
@@ -222,14 +249,32 @@ class _Run:
         if not node.item:
             return False
         items = [self.render(node.item, node.facts, item=i) for i in found]
-        header = self.render(node.text, node.facts, count=len(found)) if node.text else ""
+        header = (self.render(self.text_of(node), node.facts, count=len(found)) if node.text
+                  else "")
         if node.choose:
             self.vars["_choices"] = [str(i.get("id", n)) for n, i in enumerate(found)]
+            if more:
+                items.append(self.msg("more"))
             options = tuple(Option(str(n), text) for n, text in enumerate(items, 1))
-            self.replies.append(Reply(header, options))
+            self.replies.append(Reply(header, options, expects="choice"))
             return True
         self.replies.append(Reply("\n".join(filter(None, [header, *items]))))
         return False
+
+    def paged(self, node: LookupNode, found: list[dict[str, Any]]) -> tuple[list, bool]:
+        """The results to show now, and whether a "More choices" option follows them.
+
+        A lookup with `more` that finds over `limit` shows `limit - 1` at a time; the page
+        shown is kept in `_page`, and the last page's "More choices" leads back to the first.
+        """
+        self.vars.pop("_page", None)
+        if not (node.more and node.choose and len(found) > node.limit):
+            return found[: node.limit], False
+        size = node.limit - 1
+        page = self.page % -(-len(found) // size)
+        self.page = 0
+        self.vars["_page"] = page
+        return found[page * size:(page + 1) * size], True
 
     def value(self, path: str) -> Any:
         """The raw value at a placeholder path such as `facts.policy.status`."""
@@ -266,9 +311,14 @@ class _Run:
             return self.accept_input(node, msg)
         if isinstance(node, LookupNode):
             choices = self.vars.get("_choices") or []
-            index = self.pick(msg, [str(n) for n in range(1, len(choices) + 1)])
+            paging = "_page" in self.vars
+            index = self.pick(msg, [str(n) for n in range(1, len(choices) + 1 + paging)])
             if index is None:
                 return None
+            if index == len(choices):  # "More choices": the next page of the same lookup
+                self.page = int(self.vars["_page"]) + 1
+                return self.content.key_of(node)
+            self.vars.pop("_page", None)
             if node.save:
                 self.vars[node.save] = choices[index]
             self.vars.pop("_choices", None)
@@ -368,6 +418,7 @@ class _Run:
         # itself asks again in every language.
         if self.profile.lang or not isinstance(node, LanguageNode):
             self.replies.append(Reply(text))
+        self.page = int(self.vars.get("_page") or 0)
         self.replies.append(self.voiced(self.question(node), node))
         self.state = replace(self.state, vars=self.vars, retries=retries)
 
@@ -376,19 +427,22 @@ class _Run:
         if isinstance(node, MenuNode):
             options = [Option(str(i), self.render(o.label, ()))
                        for i, o in enumerate(node.options, 1)]
-            return Reply(self.render(node.text, node.facts), tuple(options))
+            return Reply(self.render(self.text_of(node), node.facts), tuple(options),
+                         expects="choices" if node.multiple else "choice")
         if isinstance(node, LanguageNode):
             return self.language_menu(node)
         if isinstance(node, LookupNode):
             self.look(node)
             return self.replies.pop()
         assert isinstance(node, AskNode)
-        text = self.render(node.text, node.facts)
+        text = self.render(self.text_of(node), node.facts)
         if node.input == "yes_no":
-            return Reply(text, (Option("1", self.msg("yes")), Option("2", self.msg("no"))))
+            return Reply(text, (Option("1", self.msg("yes")), Option("2", self.msg("no"))),
+                         expects="choice")
+        expects = "record" if node.input == "media" or node.allow_media else node.input
         if node.on_skip:
-            return Reply(text, (Option("1", self.msg("skip")),))
-        return Reply(text)
+            return Reply(text, (Option("1", self.msg("skip")),), expects=expects)
+        return Reply(text, expects=expects)
 
     def language_menu(self, node: LanguageNode) -> Reply:
         """The language menu speaks every offered language, since we do not know which yet."""
@@ -399,21 +453,24 @@ class _Run:
             if line not in lines:
                 lines.append(line)
         options = tuple(Option(str(i), self.content.names[c]) for i, c in enumerate(langs, 1))
-        return Reply("\n".join(lines), options)
+        return Reply("\n".join(lines), options, expects="language")
 
     def say(self, node: MessageNode) -> None:
-        self.replies.append(self.voiced(Reply(self.render(node.text, node.facts)), node))
+        self.replies.append(self.voiced(Reply(self.render(self.text_of(node), node.facts)),
+                                        node))
 
     def voiced(self, reply: Reply, node: Node) -> Reply:
-        """The reply naming the node's recording in the person's language, when there is one."""
-        return replace(reply, audio=self.content.recording(self.lang, node))
+        """The reply naming its node and the node's recording in the person's language."""
+        return replace(reply, audio=self.content.recording(self.lang, node),
+                       node=self.content.key_of(node))
 
     def render(self, msgid: str, facts: tuple[str, ...], lang: str = "", **extra: Any) -> str:
         if facts:
             self.facts.update(facts)
             self.fact_reply = len(self.replies)
-        text = self.dates(self.content.t(lang or self.lang, msgid), lang or self.lang)
-        return fill(text, {**self.shown(lang or self.lang), **extra})
+        lang = lang or self.text_lang
+        text = self.dates(self.content.t(lang, msgid), lang)
+        return fill(text, {**self.shown(lang), **extra})
 
     def dates(self, text: str, lang: str) -> str:
         """Write `{vars.x:date}` answers as people of `lang` write dates ("25 dic 2027")."""
@@ -432,7 +489,7 @@ class _Run:
         checked = self.content.verified_on(tuple(self.facts))
         if checked is None or self.fact_reply >= len(self.replies):
             return
-        locale = self.content.locale_for(self.lang)
+        locale = self.content.locale_for(self.text_lang)
         date = format_date(checked, "medium", locale=locale)
         line = fill(self.msg("checked_on"), {"date": date})
         reply = self.replies[self.fact_reply]
@@ -452,10 +509,17 @@ class _Run:
         return {"facts": self.content.facts, "vars": said}
 
     def t(self, msgid: str) -> str:
-        return self.content.t(self.lang, msgid)
+        return self.content.t(self.text_lang, msgid)
 
     def msg(self, name: str) -> str:
+        if self.voice and name in self.content.spoken:
+            return self.t(self.content.spoken[name])
         return self.t(self.content.messages[name])
+
+    def text_of(self, node: Node) -> str:
+        """The node's text as this person gets it: its spoken words on the voice line."""
+        return getattr(node, "spoken", "") if self.voice and getattr(node, "spoken", "") \
+            else node.text
 
 
 def fill(text: str, context: dict[str, Any]) -> str:
@@ -484,6 +548,8 @@ def _retry_message(node: Node) -> str:
 def _text(run: _Run, node: AskNode, msg: Inbound) -> str | dict[str, Any] | None:
     if node.allow_media and msg.media:
         return {"media": _media(run, node, msg)}
+    if run.voice:
+        return None  # keys pressed are not words: only a recording answers
     text = msg.text.strip()
     low, high = node.min or 1, node.max or 1000
     return text if low <= len(text) <= high else None
@@ -517,7 +583,8 @@ def _date(run: _Run, node: AskNode, msg: Inbound) -> str | None:
 def _time(run: _Run, node: AskNode, msg: Inbound) -> str | None:
     text = re.sub(r"([ap])\.?m\.?$", r"\1m", normalize(msg.text).replace(" ", ""))
     text = text.replace(".", ":")
-    match = re.fullmatch(r"(\d{1,2})(?:[:h](\d{2}))?(?:h|hrs|horas)?(am|pm)?", text)
+    # "0930" or "930" too: how a time is keyed on a phone's keypad.
+    match = re.fullmatch(r"(\d{1,2})(?:[:h]?(\d{2}))?(?:h|hrs|horas)?(am|pm)?", text)
     if not match:
         return None
     hour, minute, half = int(match.group(1)), int(match.group(2) or 0), match.group(3)
@@ -535,7 +602,7 @@ def _time(run: _Run, node: AskNode, msg: Inbound) -> str | None:
 def _location(run: _Run, node: AskNode, msg: Inbound) -> dict[str, Any] | None:
     if msg.location:
         return {"lat": msg.location[0], "lon": msg.location[1]}
-    if node.allow_text and 2 <= len(msg.text.strip()) <= 120:
+    if node.allow_text and not run.voice and 2 <= len(msg.text.strip()) <= 120:
         return {"place": msg.text.strip()}
     return None
 

@@ -18,7 +18,7 @@ from bot.engine import fill
 from bot.evidence import Cases, show_code
 from bot.places import MEXICO
 from bot.scams import find_signs
-from bot.shelters import Directory
+from bot.shelters import Directory, place_of
 
 YEAR = re.compile(r"(19|20)\d\d")
 
@@ -199,6 +199,24 @@ class Lookups:
         have = {item.kind for item in self.sources.cases.items(self.cid, self.data_key)}
         steps = ("appointment", "event", "when", "where", "report", "account")
         return [{"id": step} for step in steps if step not in have][:1]
+
+    def _states(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        """Every Mexican state, by name: a keypad menu for a caller who cannot type one."""
+        return [{"id": state, "name": state} for state in places.states()]
+
+    def _shelter_states(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        """The Mexican states where the directory has shelters to show, by name (El Paso's
+        Texas is not one: its shelters show up from Ciudad Juárez, nearby)."""
+        found = {state for state, _city in self.sources.shelters.ready().shown_places()}
+        return [{"id": state, "name": state} for state in places.states() if state in found]
+
+    def _shelter_cities(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+        """The cities of state `state` that have shelters to show and that the city
+        matcher knows, so that the search from them finds them, by name."""
+        state = str(args.get("state") or "")
+        cities = {city for where, city in self.sources.shelters.ready().shown_places()
+                  if where == state and place_of(city) is not None}
+        return [{"id": city, "name": city} for city in sorted(cities, key=places.words)]
 
     def _region(self, args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
         found = _area(args.get("where"))

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 # Channels whose addresses are phone numbers share one contact key space, so that a
 # person who texts and later calls (the voice line) keeps one contact and one state.
 KEY_SPACE = {"sms": "phone", "voice": "phone", "whatsapp": "whatsapp", "telegram": "telegram"}
+# What a reply's question waits for (Reply.expects), so that a channel with no words, the
+# voice line, can offer keys, a keypad entry or a recording instead.
+EXPECTS = ("choice", "choices", "language", "date", "time", "number", "text", "record",
+           "location")
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,9 @@ class Inbound:
     location: tuple[float, float] | None = None
     media: tuple[Media, ...] = ()
     profile_name: str = field(default="", repr=False)
+    # Instead of a message: "call", a call began (greet as MENU would, guessing no
+    # language); "again", say the question the conversation waits on once more.
+    event: str = ""
 
     def __repr__(self) -> str:  # never print the address or the body
         return f"Inbound(channel={self.channel!r}, id={self.message_id!r})"
@@ -38,6 +45,12 @@ class Inbound:
     def key_space(self) -> str:
         """The channel name used in the contact id (phone channels share one)."""
         return KEY_SPACE.get(self.channel, self.channel)
+
+    @property
+    def voice(self) -> bool:
+        """True on the voice line: the person hears the replies and answers with the keypad
+        or a recording, never with written words."""
+        return self.channel == "voice"
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,9 @@ class Reply:
     text: str
     options: tuple[Option, ...] = ()
     audio: str = ""  # content-relative path of a recording of this message, e.g. audio/es/x.ogg
+    expects: str = ""  # a question: what it waits for (one of EXPECTS); "" for a statement
+    node: str = ""  # the "flow.node" it says, to find its recordings in other languages
+    lang: str = ""  # the person's language when it was written
 
     def numbered_lines(self) -> list[str]:
         """The options as the plain "1. Label" lines every channel can show."""

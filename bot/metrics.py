@@ -36,7 +36,7 @@ from worker.queues import NAMES
 # The webhooks whose latency is measured, and the channel to count them under until the
 # request names its own (a Twilio message says whether it is SMS or WhatsApp).
 WEBHOOKS = {"twilio.messages": "twilio", "twilio.status": "twilio_status",
-            "telegram.webhook": "telegram"}
+            "voice.call": "voice", "telegram.webhook": "telegram"}
 BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 # registry=None: collected per scrape, from these objects or from the multiprocess files.

@@ -151,6 +151,11 @@ class Directory:
         return [{"id": sid, **{k: row.get(k, "") for k in ("name", "city", "state", "status")}}
                 for sid, row in self._rows(ids)]
 
+    def shown_places(self) -> list[tuple[str, str]]:
+        """The (state, city) of every shelter a person may be shown, once each."""
+        return sorted({(e["state"], e["city"]) for e in self.entries()
+                       if e["status"] == "verified" and e["state"] and e["city"]})
+
     def get(self, sid: str) -> dict[str, str] | None:
         """One stored shelter, shown or not, as its stored strings with its id; or None."""
         if not SLUG.fullmatch(sid) or sid in RESERVED_IDS:

@@ -102,9 +102,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                 x_proto=settings.proxy_hops)
     app.extensions["faro"] = build(settings)
     from bot import audio, staff
-    from bot.channels import simulator, telegram, twilio
+    from bot.channels import simulator, telegram, twilio, voice
 
-    for blueprint in (twilio.bp, telegram.bp, simulator.bp, audio.bp):
+    for blueprint in (twilio.bp, voice.bp, telegram.bp, simulator.bp, audio.bp):
         app.register_blueprint(blueprint)
     staff.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz)

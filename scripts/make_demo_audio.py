@@ -27,7 +27,7 @@ from bot.content.audio import FOLDER, INDEX, spoken
 from bot.content.pack import BUNDLED
 
 MESSAGES = ("welcome.language", "menu.start", "emergency.start")
-VOICES = {"es": "es-419", "en": "en-us"}
+VOICES = {"es": "es-419", "en": "en-us", "ht": "ht"}
 WORDS_PER_MINUTE = 140  # a little slower than espeak-ng's 175: clearer on a phone speaker
 BITRATE_KBPS = 20  # Opus speech stays clear; six demo files stay under 300 KB
 HEADER = """\

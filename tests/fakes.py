@@ -236,7 +236,8 @@ class FakeTelegram(FakeServer):
 
 
 class FakeTwilio(FakeServer):
-    """Twilio's Messages resource (POST answers 201) and the Media of inbound messages.
+    """Twilio's Messages resource (POST answers 201), the Media of inbound messages and the
+    Recordings of calls.
 
     A MediaUrl needs HTTP Basic auth with the account SID and `auth_token`; like Twilio,
     it may answer with a redirect to a file host that needs no auth and signs its URL.
@@ -262,6 +263,18 @@ class FakeTwilio(FakeServer):
                             "chunked": chunked, "file": f"/files/{account}/{n:064x}",
                             "pause": pause}
         return self.url + path
+
+    def add_recording(self, data: bytes, account: str = "AC" + "0" * 32) -> tuple[str, str]:
+        """Serve `data` as a call's recording; its (RecordingUrl, RecordingSid).
+
+        Like Twilio, the RecordingUrl names no format: ".mp3" added to it serves the MP3
+        (with the account's credentials, as a MediaUrl).
+        """
+        sid = f"RE{len(self.media) + 1:032x}"
+        path = f"/2010-04-01/Accounts/{account}/Recordings/{sid}"
+        self.media[path + ".mp3"] = {"data": data, "type": "audio/mpeg", "redirect": None,
+                                     "chunked": False, "file": "", "pause": 0.0}
+        return self.url + path, sid
 
     def clear(self) -> None:
         super().clear()

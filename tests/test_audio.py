@@ -59,16 +59,18 @@ def entry(content, lang: str, key: str, **changes) -> dict:
 def test_demo_recordings_are_small_ogg_opus_machine_voice_and_current():
     content = load_content()
     keys = ("welcome.language", "menu.start", "emergency.start")
-    assert {(lang, key) for lang in ("es", "en") for key in keys} <= set(content.audio)
+    assert {(lang, key) for lang in ("es", "en", "ht") for key in keys} <= set(content.audio)
     total = 0
     for path, file in content.audio_files.items():
         data = file.read_bytes()
         assert data.startswith(b"OggS") and b"OpusHead" in data[:100], path
         assert content.audio_index[path]["voice"].startswith("machine (espeak-ng ")
         total += len(data)
-    assert total < 300_000
-    # A demo recording must say what its message says now (911, the language list...).
+    assert total < 450_000  # nine files: three messages in Spanish, English and Creole
+    # A demo recording must say what its message says now (911, the language list...), and
+    # the Creole ones, which the voice line plays, have their MP3 copies.
     assert check_recordings(content) == [], "run scripts/make_demo_audio.py to record again"
+    assert sorted(content.phone_files) == [f"audio/ht/{key}.mp3" for key in sorted(keys)]
 
 
 def test_engine_names_the_recording_in_the_persons_language():
@@ -260,3 +262,30 @@ def test_an_operator_replaces_a_bundled_recording(config, tmp_path):
     assert fetch(client, "/" + ES_MENU).data == replacement
     # The bundled description still applies to the file laid over it.
     assert load_content(folder).audio_index[ES_MENU]["lang"] == "es"
+
+
+# -- the voice line's phone copies ------------------------------------------------------
+
+def test_a_recording_the_voice_line_plays_needs_its_phone_copy(tmp_path):
+    content = load_content()
+    ogg = (ROOT / "audio/es/emergency.start.ogg").read_bytes()
+    folder = overlay_with(tmp_path, {"audio/ht/emergency.kidnap.ogg": ogg,
+                                     "audio/fr/emergency.kidnap.ogg": ogg,
+                                     "audio/ht/menu.gone.mp3": b"\xff\xf3 not a recording"}, {
+        "ht/emergency.kidnap.ogg": entry(content, "ht", "emergency.kidnap"),
+        "fr/emergency.kidnap.ogg": entry(content, "fr", "emergency.kidnap")})
+    assert check_recordings(load_content(folder)) == [
+        "audio/ht/menu.gone.mp3: a phone copy with no recording beside it",
+        "audio/ht/emergency.kidnap.ogg: the voice line plays it, but Twilio cannot play Ogg: "
+        "make its MP3 copy with `faro content phone-audio`"]  # French has a voice: no copy
+
+    result = CliRunner().invoke(main, ["content", "phone-audio", "--dir", str(folder)])
+    assert result.exit_code == 0, result.output
+    copy = folder / "audio/ht/emergency.kidnap.mp3"
+    assert result.output == f"wrote {copy}\n"
+    assert copy.read_bytes()[:2] == b"\xff\xf3"  # MPEG-2 audio: what Twilio's <Play> takes
+    assert not (folder / "audio/fr/emergency.kidnap.mp3").exists()
+    assert check_recordings(load_content(folder)) == [
+        "audio/ht/menu.gone.mp3: a phone copy with no recording beside it"]
+    again = CliRunner().invoke(main, ["content", "phone-audio", "--dir", str(folder)])
+    assert again.output == "", "only a missing copy is made"

@@ -168,6 +168,15 @@ def test_mermaid_diagram_shows_every_node_and_edge():
     assert cli.exit_code == 0 and cli.output == chart
 
 
+def test_every_flow_draws_lookups_branches_and_voice_line_detours():
+    content = load_content()
+    charts = {name: mermaid(content, name) for name in content.flows}
+    assert all(chart.startswith("flowchart TD") for chart in charts.values())
+    assert 'shelters_where_state[("where_state: In which state are you? If yours is' \
+        in charts["shelters"]
+    assert '-->|"voice"| shelters_where_state' in charts["shelters"]
+
+
 def test_extractor_finds_texts_labels_and_retries_with_their_place():
     found = list(extract_flow(BytesIO((FIXTURE / "flows" / "intake.yaml").read_bytes()),
                               None, None, {}))

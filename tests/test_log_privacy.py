@@ -21,6 +21,7 @@ from bot.segments import to_gsm7 as gsm
 from tests.alert_helpers import NO_LIMIT
 from tests.conftest import PUBLIC_URL, twiml_messages
 from tests.staff_helpers import Console, add_staff, quick_hashes, signed_in
+from tests.voice_helpers import Caller
 from tests.web_helpers import post_twilio, running
 from worker import jobs
 from worker.queues import all_queues, queue
@@ -172,6 +173,24 @@ def test_whole_flows_log_no_address_no_email_and_nothing_a_person_wrote(
     assert all("request_id" in line["json"] for line in faro if line["request"])
     assert all("job_id" in line["json"] for line in faro if line["job"] and not line["request"])
     assert sum(line["request"] for line in faro) > 20 and sum(line["job"] for line in faro) > 3
+
+
+def test_a_call_with_a_recorded_account_logs_no_number_and_no_call_id(
+        client, redis_client, fake_twilio, captured):
+    caller = Caller(client, number=PHONE)
+    caller.call()
+    for key in ("1", "3", "1", "20012025", "4", "2", "18012025", "6", "2"):
+        caller.press(key)
+    caller.record(fake_twilio, b"\xff\xf3\x38\xc4" + b"RECORDED-ACCOUNT-BYTES " * 200)
+    recording = caller.last[1]["RecordingSid"]
+    caller.press("*")
+    caller.retry()  # Twilio sends a turn again
+    work(redis_client)
+    assert any(line["logger"] == "faro.conversation" for line in captured.lines)
+    for secret in [*SECRETS, caller.sid, recording, "/Recordings/", "RECORDED-ACC"]:
+        found = [around(line["text"], secret) for line in captured.lines
+                 if secret in line["text"]]
+        assert not found, (secret, found[:3])
 
 
 def around(text: str, secret: str) -> str:

@@ -1,5 +1,7 @@
 """Golden transcripts: what a person on SMS sends and exactly what Faro answers.
 
+(The voice line's transcripts, `channel: voice`, are played by tests/test_voice.py.)
+
 Each file in tests/golden/ holds the messages sent and the replies expected, through
 the real webhook, store and engine. After a deliberate content change, rewrite them
 with `FARO_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_transcripts.py` and read the
@@ -39,18 +41,30 @@ def sms_replies(response) -> str:
     return CODE.sub("<case code>", PHRASE.sub("<recovery phrase>", text))
 
 
-@pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.yaml")), ids=lambda p: p.stem)
+def transcripts(channel: str) -> list[Path]:
+    """The golden files of one channel (tests/test_voice.py plays the voice line's)."""
+    return [path for path in sorted(GOLDEN.glob("*.yaml"))
+            if yaml.safe_load(path.read_text(encoding="utf-8")).get("channel") == channel]
+
+
+def compare(path: Path, script: dict, key: str, got: list[str]) -> None:
+    """Check each answer against the transcript's `key`; with FARO_UPDATE_GOLDEN=1, keep
+    the answers as the transcript instead."""
+    if UPDATE:
+        for turn, answer in zip(script["turns"], got, strict=True):
+            turn[key] = Literal(answer)
+        path.write_text(yaml.safe_dump(script, allow_unicode=True, sort_keys=False,
+                                       width=1000), encoding="utf-8")
+        return
+    for number, (turn, answer) in enumerate(zip(script["turns"], got, strict=True), 1):
+        assert answer == turn[key].rstrip("\n"), f"turn {number}: {turn}"
+
+
+@pytest.mark.parametrize("path", transcripts("sms"), ids=lambda p: p.stem)
 def test_transcript(channels, path):
     script = yaml.safe_load(path.read_text(encoding="utf-8"))
     got = [sms_replies(channels.sms(turn["send"])) for turn in script["turns"]]
-    if UPDATE:
-        script["turns"] = [{"send": t["send"], "reply": Literal(r)}
-                           for t, r in zip(script["turns"], got, strict=True)]
-        path.write_text(yaml.safe_dump(script, allow_unicode=True, sort_keys=False, width=1000),
-                        encoding="utf-8")
-        return
-    for number, (turn, reply) in enumerate(zip(script["turns"], got, strict=True), 1):
-        assert reply == turn["reply"].rstrip("\n"), f"turn {number}: sent {turn['send']!r}"
+    compare(path, script, "reply", got)
 
 
 def test_every_flow_has_a_transcript_in_spanish_and_english():

@@ -25,6 +25,7 @@ DEADLINE = 120.0  # seconds for one whole download, so a slow drip cannot hold a
 MAX_REDIRECTS = 3  # Twilio answers a MediaUrl with one redirect to its file host
 # Bytes as sent, read raw: a compressed body could inflate past the cap within one chunk.
 IDENTITY = {"Accept-Encoding": "identity"}
+RECORDING = "/Recordings/"  # in the path of a call's recording (the voice line's evidence)
 
 # httpx logs each request's full URL at INFO and httpcore each response's headers at DEBUG:
 # a redirect's signed Location, a file URL's bot token.
@@ -51,6 +52,9 @@ def _twilio(settings: Settings, url: str, limit: int) -> bytes:
         with httpx.Client(auth=auth, timeout=TIMEOUT, follow_redirects=True,
                           max_redirects=MAX_REDIRECTS, headers=IDENTITY) as client, \
                 client.stream("GET", url) as response:
+            if response.status_code == 404 and RECORDING in urlsplit(url).path:
+                # A call's recording may still be processing when the call posts it.
+                raise MediaUnavailable("recording not ready yet")
             check_status(response.status_code)
             check_length(response.headers.get("content-length"), limit)
             return read_capped(response.iter_raw(), limit)

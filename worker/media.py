@@ -40,14 +40,18 @@ def fetch_id(cid: str, url: str) -> str:
     return hashlib.sha256(f"{cid}\x00{url}".encode()).hexdigest()[:32]
 
 
-def enqueue_media(queue: Queue, cid: str, kind: str, media: Media, received_at: str) -> Job:
+def enqueue_media(queue: Queue, cid: str, kind: str, media: Media, received_at: str,
+                  notify: bool = True) -> Job:
     """Queue the download of one attachment (on "default"); asking again returns the same job.
 
     Duplicates collapse while the job waits or runs. Once it has ended, asking again
     starts a fresh job: a person told to send a file again may send the very same one.
+    With `notify` false (a recording made in a call) the person is sent nothing afterwards.
     """
     job_id = keys.media_job(fetch_id(cid, media.url))
-    args = (cid, kind, media.url, media.content_type, received_at)
+    args: tuple = (cid, kind, media.url, media.content_type, received_at)
+    if not notify:
+        args += (False,)  # fetch_evidence's `notify`, left out when true (its default)
     try:
         return _enqueue(queue, job_id, args)
     except DuplicateJobError:
@@ -58,7 +62,7 @@ def enqueue_media(queue: Queue, cid: str, kind: str, media: Media, received_at: 
         return _enqueue(queue, job_id, args)
 
 
-def _enqueue(queue: Queue, job_id: str, args: tuple[str, ...]) -> Job:
+def _enqueue(queue: Queue, job_id: str, args: tuple) -> Job:
     return queue.enqueue(
         fetch_evidence, *args, job_id=job_id, unique=True,
         retry=Retry(max=3, interval=RETRY_INTERVALS), job_timeout=JOB_TIMEOUT,
@@ -84,7 +88,7 @@ class Attachment:
 
 
 def fetch_evidence(cid: str, kind: str, url: str, declared_type: str,
-                   received_at: str) -> dict[str, Any]:
+                   received_at: str, notify: bool = True) -> dict[str, Any]:
     """Download one file a person sent, check it, and add it to their evidence case.
 
     While it waits in Redis the job holds a contact id (an HMAC, not an address), the
@@ -93,6 +97,8 @@ def fetch_evidence(cid: str, kind: str, url: str, declared_type: str,
     a Twilio MediaUrl, or "tg:<file_id>" (useless without the bot token). Nothing here
     logs the URL or the bytes. Transient provider errors raise MediaUnavailable for RQ's
     retries; a refusal (too big, wrong type, gone) is told to the person and returned.
+    Without `notify` (a recording from the voice line) nothing is sent to the person: only
+    logged, and the record shows what it holds when they look.
     """
     settings, store = _context()
     att = Attachment(cid, kind, url, declared_type, received_at)
@@ -101,15 +107,16 @@ def fetch_evidence(cid: str, kind: str, url: str, declared_type: str,
         return {"status": "skipped"}  # added by an earlier run, or the person erased their data
     data_key, lang = found
     try:
-        data, content_type = _fetch(settings, att, lang)
+        data, content_type = _fetch(settings, att, lang, notify)
     except MediaRefused as exc:
-        return refuse(cid, lang, exc.reason)
+        return refuse(cid, lang, exc.reason, notify)
     item = _add(settings, store, att, data_key, data, content_type)
     if item is None:
         return {"status": "skipped"}
     store.redis.set(att.done_key, 1, ex=settings.dedupe_ttl)
     log.info("evidence media saved", extra={"contact": cid[:8], "kind": kind})
-    _confirm(cid, lang, kind)
+    if notify:
+        _confirm(cid, lang, kind)
     return {"status": "saved", "seq": item.seq}
 
 
@@ -124,13 +131,14 @@ def fetch(settings: Settings, url: str, declared_type: str) -> tuple[bytes, str]
     return data, content_type
 
 
-def _fetch(settings: Settings, att: Attachment, lang: str) -> tuple[bytes, str]:
+def _fetch(settings: Settings, att: Attachment, lang: str, notify: bool) -> tuple[bytes, str]:
     try:
         return fetch(settings, att.url, att.declared_type)
     except MediaUnavailable as exc:
         log.warning("evidence media unavailable", extra={"contact": att.cid[:8], "why": str(exc)})
         if _last_attempt():
-            refuse(att.cid, lang, "failed")  # no retry is left: the person must send it again
+            # No retry is left: the person must send it again.
+            refuse(att.cid, lang, "failed", notify)
         raise
 
 
@@ -165,9 +173,11 @@ def _when(received_at: str) -> dt.datetime:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-def refuse(cid: str, lang: str, reason: str) -> dict[str, Any]:
-    """Tell the person why their file was not kept; the job's result."""
+def refuse(cid: str, lang: str, reason: str, notify: bool = True) -> dict[str, Any]:
+    """Tell the person why their file was not kept (when `notify`); the job's result."""
     log.info("evidence media refused", extra={"contact": cid[:8], "reason": reason})
+    if not notify:
+        return {"status": "refused", "reason": reason}
     settings, _store = _context()
     limit_mb = format_decimal(settings.media_max_bytes / 2**20, format="#,##0.#",
                               locale=pack().locale_for(_lang(lang)))

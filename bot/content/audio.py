@@ -17,6 +17,10 @@ its numbered options. An operator adds or replaces a recording by putting the fi
 same place in their folder (``FARO_CONTENT_DIR``) and its entry in their own
 ``audio/index.yaml``; entries there are laid over the bundled index one by one.
 `faro content check` warns when a recording no longer says what the message says now.
+
+The voice line plays the recordings of languages Twilio has no voice for (Haitian Creole),
+but Twilio's <Play> takes MP3 or WAV, not Ogg: such a recording needs a phone copy beside
+it, ``audio/<lang>/<flow>.<node>.mp3``, which `faro content phone-audio` makes from the Ogg.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ FOLDER = "audio"
 INDEX = "index.yaml"
 VOICE = re.compile(r"^(machine|human) \(.+\)$")
 OGG_MAGIC = b"OggS"
+PHONE_COPY = ".mp3"
 
 
 def load_audio(folders: list[Path], problems: list[str]) -> tuple[
@@ -50,6 +55,15 @@ def load_audio(folders: list[Path], problems: list[str]) -> tuple[
         index.update(_read_index(folder / FOLDER / INDEX, problems))
     audio = {found: rel for rel in files if (found := _lang_key(rel))}
     return audio, files, index
+
+
+def load_phone_copies(folders: list[Path]) -> dict[str, Path]:
+    """Find the MP3 copies for phone calls: content-relative path -> file (later folder wins)."""
+    found: dict[str, Path] = {}
+    for folder in folders:
+        found.update({p.relative_to(folder).as_posix(): p
+                      for p in sorted((folder / FOLDER).glob(f"*/*{PHONE_COPY}"))})
+    return found
 
 
 def _lang_key(rel: str) -> tuple[str, str] | None:
@@ -109,6 +123,19 @@ def check_recordings(content: Any) -> list[str]:
             for path in sorted(set(content.audio_files) - named)]
     out += [f"{path}: listed in audio/index.yaml, but there is no such file"
             for path in sorted(set(content.audio_index) - set(content.audio_files))]
+    return out + _check_phone_copies(content)
+
+
+def _check_phone_copies(content: Any) -> list[str]:
+    """Warn about a phone copy with no recording, and a recording the voice line would
+    play (its language has no voice) that has no phone copy."""
+    out = [f"{path}: a phone copy with no recording beside it"
+           for path in sorted(content.phone_files)
+           if path.removesuffix(PHONE_COPY) + ".ogg" not in content.audio_files]
+    out += [f"{path}: the voice line plays it, but Twilio cannot play Ogg: make its MP3 copy "
+            "with `faro content phone-audio`"
+            for (lang, _key), path in sorted(content.audio.items())
+            if content.speech(lang) != lang and not content.phone_copy(path)]
     return out
 
 

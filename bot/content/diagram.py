@@ -6,7 +6,8 @@ from bot.content.flow import Flow, MenuNode, targets
 from bot.content.pack import Content
 
 SHAPES = {"menu": ("{{", "}}"), "ask": ("[/", "/]"), "language": ("{{", "}}"),
-          "action": ("[[", "]]"), "message": ("[", "]")}
+          "action": ("[[", "]]"), "message": ("[", "]"), "lookup": ("[(", ")]"),
+          "branch": ("{", "}")}
 
 
 def mermaid(content: Content, name: str) -> str:

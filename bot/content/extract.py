@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-TEXT_KEYS = {"text", "label", "retry", "item", "empty"}
+TEXT_KEYS = {"text", "label", "retry", "item", "empty", "spoken"}
 DATA_TEXT_KEYS = {"explain", "say", "bring"}  # what a person reads in a data file (flows/data/)
 
 
@@ -25,6 +25,8 @@ def extract_flow(fileobj: Any, keywords: Any, comment_tags: Any,
     if "messages" in top:
         yield from _pairs(top["messages"], "message", all_values=True)
         yield from _plurals(top["messages"])
+        if "spoken" in top:
+            yield from _pairs(top["spoken"], "spoken", all_values=True)
     elif "nodes" in top and "flow" in top:
         flow = top["flow"].value
         for name, node in top["nodes"].value:

@@ -11,6 +11,9 @@ A flow is a named graph of nodes. Each node has a ``type``:
 - ``ask``: say ``text`` and wait for one answer of kind ``input`` (text, yes_no, date,
   number, location, media); a valid answer is saved under ``save`` and leads to
   ``next`` (``if_yes``/``if_no`` for yes_no); anything else gets ``retry`` and the question again.
+  A caller on the voice line has only a keypad and a voice: where a question needs written
+  words (a city, a message to check), ``voice`` names the node they go to instead (a keypad
+  menu of states, or a few words on how to do it by message).
 - ``language``: the language menu; the choice sets the contact's language.
 - ``action``: do a named action (an effect the caller applies), then go on to ``next``.
 - ``branch``: go to ``cases[value]`` where the value is read from ``check`` (a fact's field
@@ -20,7 +23,8 @@ A flow is a named graph of nodes. Each node has a ``type``:
   each result with the ``item`` template (``{item.name}``), or ``empty`` when there is
   none (then go to ``if_empty`` when given). With ``choose``, the results become a menu
   and the chosen result's ``id`` is saved under ``save``; without it, ``save`` keeps the
-  first result's ``id``.
+  first result's ``id``. With ``more``, results past ``limit`` come page by page: the
+  last option of each page is "More choices".
 
 A target is a node of the same flow (``kidnap``), another flow's start (``menu``),
 or another flow's node (``settings.language``).
@@ -37,7 +41,8 @@ Action = Literal["set_language", "opt_out", "opt_in", "delete_contact", "save_ap
                  "evidence_share", "evidence_delete", "recovery_new", "recover", "subscribe"]
 LookupName = Literal["shelters_near", "shelters_in_city", "check_message", "match_alert",
                      "appointments", "case", "evidence_items", "organizations",
-                     "evidence_missing", "region", "city"]
+                     "evidence_missing", "region", "city", "states", "shelter_states",
+                     "shelter_cities"]
 ACTIONS = get_args(Action)
 LOOKUPS = get_args(LookupName)
 INPUTS = ("text", "yes_no", "date", "time", "number", "location", "media")
@@ -56,6 +61,7 @@ class Choice(Strict):
 class NodeBase(Strict):
     text: str = Field(min_length=1)
     facts: tuple[str, ...] = ()
+    spoken: str = ""  # what the voice line says instead of `text` (no "send" or "write")
 
 
 class MessageNode(NodeBase):
@@ -84,6 +90,7 @@ class AskNode(NodeBase):
     allow_text: bool = False  # location: accept a typed place name too
     allow_media: bool = False  # text: accept a voice note or a file instead of words
     on_skip: str = ""  # offer "I am done" (1, or a done word); it leads here
+    voice: str = ""  # where a caller on the voice line (keypad only) goes instead
 
 
 class LanguageNode(NodeBase):
@@ -98,6 +105,7 @@ class ActionNode(Strict):
     next: str = ""
     text: str = ""
     facts: tuple[str, ...] = ()
+    spoken: str = ""
 
 
 class BranchNode(Strict):
@@ -121,8 +129,10 @@ class LookupNode(Strict):
     choose: bool = False
     save: str = Field(default="", pattern=r"^[a-z_][a-z0-9_]*$|^$")
     limit: int = Field(default=5, ge=1, le=9)
+    more: bool = False  # page through results past `limit` ("More choices" last)
     retry: str = ""
     facts: tuple[str, ...] = ()
+    spoken: str = ""
 
 
 Node = Annotated[
@@ -146,7 +156,7 @@ def targets(node: Node) -> list[tuple[str, str]]:
         pairs += [(f"option {i}", o.go) for i, o in enumerate(node.options, 1)]
     if isinstance(node, BranchNode):
         pairs += [(f"case {k!r}", v) for k, v in node.cases.items()] + [("default", node.default)]
-    for name in ("next", "if_yes", "if_no", "if_empty", "on_skip"):
+    for name in ("next", "if_yes", "if_no", "if_empty", "on_skip", "voice"):
         value = getattr(node, name, "")
         if value:
             pairs.append((name, value))

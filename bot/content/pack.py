@@ -3,9 +3,10 @@
 A pack is a folder with ``flows/*.yaml`` (the flows plus ``keywords.yaml`` and
 ``languages.yaml``), ``flows/data/*.yaml`` (facts with ``source`` and ``verified``)
 and ``locales/<lang>/LC_MESSAGES/messages.po``, and may have recordings in
-``audio/<lang>/<flow>.<node>.ogg`` (see bot.content.audio). An operator's folder
-(``FARO_CONTENT_DIR``) is laid over the bundled pack file by file: a file there
-replaces the bundled file of the same name.
+``audio/<lang>/<flow>.<node>.ogg``, with an MP3 copy beside each one the voice line plays
+(see bot.content.audio); ``languages.yaml`` also names the voice line's voices. An
+operator's folder (``FARO_CONTENT_DIR``) is laid over the bundled pack file by file: a
+file there replaces the bundled file of the same name.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import yaml
 from pydantic import ValidationError
 
 from bot.content import catalog as cat
-from bot.content.audio import load_audio
+from bot.content.audio import load_audio, load_phone_copies
 from bot.content.extract import DATA_TEXT_KEYS
 from bot.content.flow import (
     ActionNode,
@@ -46,6 +47,11 @@ REQUIRED_MESSAGES = (
     "shelter_source", "claims_unmatched", "media_saved", "media_too_big", "media_wrong_type",
     "media_failed", "recovery_phrase", "recovered", "not_recovered", "recovery_wait",
     "checked_on", "yes", "no", "error", "busy", "language_detected", "too_many", "repeated",
+    "more",
+    # The voice line (bot/channels/speech.py).
+    "voice_language", "voice_language_other", "voice_press", "voice_choices", "voice_date",
+    "voice_time", "voice_number", "voice_record", "voice_words", "voice_keys", "voice_silence",
+    "voice_goodbye", "voice_busy", "voice_hidden", "voice_fallback",
 )
 REQUIRED_FLOWS = ("welcome", "menu")
 ENDINGS = ("delete_contact", "opt_out")  # actions after which silence is what the person asked
@@ -67,6 +73,7 @@ class Content:
     source_lang: str
     fallback_locale: str
     messages: dict[str, str] = field(default_factory=dict)
+    spoken: dict[str, str] = field(default_factory=dict)  # name -> what the voice line says
     date_locales: dict[str, str] = field(default_factory=dict)  # lang -> locale for dates
     plurals: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (one, other)
     data: dict[str, Any] = field(default_factory=dict)  # data file stem -> parsed YAML
@@ -74,7 +81,13 @@ class Content:
     audio: dict[tuple[str, str], str] = field(default_factory=dict)  # (lang, "flow.node") -> path
     audio_files: dict[str, Path] = field(default_factory=dict)  # that path -> file in a folder
     audio_index: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> audio/index.yaml
+    phone_files: dict[str, Path] = field(default_factory=dict)  # audio/.../x.mp3 -> file
+    # The voice line: lang -> Twilio's {"language": "es-MX", "voice": "Polly.Mia"}; a language
+    # with none -> the language its unrecorded text is said in.
+    voices: dict[str, dict[str, str]] = field(default_factory=dict)
+    voice_fallback: dict[str, str] = field(default_factory=dict)
     _t: dict[str, gettext.NullTranslations] = field(default_factory=dict)
+    _keys: dict[int, str] = field(default_factory=dict)  # id(node) -> "flow.node"
 
     def t(self, lang: str, msgid: str) -> str:
         """`msgid` in `lang`, or the source text where the catalog lacks it."""
@@ -94,19 +107,39 @@ class Content:
 
     def recording(self, lang: str, node: Node) -> str:
         """The content-relative path of `node`'s recording in `lang`; "" when it has none."""
-        if not self.audio:
-            return ""
-        key = next((f"{f}.{n}" for f, flow in self.flows.items()
-                    for n, found in flow.nodes.items() if found is node), "")
-        return self.audio.get((lang, key), "")
+        return self.audio.get((lang, self.key_of(node)), "") if self.audio else ""
+
+    def key_of(self, node: Node) -> str:
+        """The "flow.node" a node of this pack stands at."""
+        if not self._keys:
+            self._keys.update({id(found): f"{f}.{n}" for f, flow in self.flows.items()
+                               for n, found in flow.nodes.items()})
+        return self._keys.get(id(node), "")
+
+    def phone_copy(self, recording: str) -> str:
+        """The MP3 copy of a recording (``audio/ht/x.ogg``) that a phone call can play; ""
+        when there is none (Twilio's <Play> takes MP3 or WAV, not Ogg)."""
+        copy = recording.removesuffix(".ogg") + ".mp3"
+        return copy if copy in self.phone_files else ""
+
+    def speech(self, lang: str) -> str:
+        """The language a caller of `lang` hears text in: `lang` when Twilio has a voice for
+        it, else its `voice_fallback` (Haitian Creole: French), else the first with a voice."""
+        if lang in self.voices or not self.voices:
+            return lang
+        fallback = self.voice_fallback.get(lang, "")
+        if fallback in self.voices:
+            return fallback
+        return next((code for code in self.languages if code in self.voices), lang)
 
     def msgids(self) -> set[str]:
         """Every source string a person can read: node texts, labels, engine messages."""
         found = set(self.messages.values()) | {one for one, _other in self.plurals.values()}
+        found |= set(self.spoken.values())
         for flow in self.flows.values():
             for node in flow.nodes.values():
                 found.update(getattr(node, name, "") for name in ("text", "item", "empty",
-                                                                   "retry"))
+                                                                   "retry", "spoken"))
                 found.update(o.label for o in getattr(node, "options", ()))
         found.update(data_texts(self.data))
         return found - {""}
@@ -190,15 +223,22 @@ def load_content(override: str | Path | None = None, base: str | Path = BUNDLED)
         source_lang=str(langs.get("source", "en")),
         fallback_locale=str(langs.get("fallback_locale", "es")), data=data,
         date_locales={str(k): str(v) for k, v in (langs.get("date_locales") or {}).items()},
+        voice_fallback={str(k): str(v) for k, v in (langs.get("voice_fallback") or {}).items()},
     )
+    content.voices = _voices(langs.get("voices"), problems)
     raw = _load_yaml(pack_files(folders, "flows", "messages.yaml").get("messages.yaml"),
                      problems) or {}
     entries = (raw.get("messages") or {}).items()
     content.messages = {str(k): str(v) for k, v in entries if not isinstance(v, dict)}
     content.plurals = {str(k): (str(v.get("one", "")), str(v.get("other", "")))
                        for k, v in entries if isinstance(v, dict)}
+    # Said on the voice line instead of the message of the same name: no "send" or "write".
+    content.spoken = {str(k): str(v) for k, v in (raw.get("spoken") or {}).items()}
+    problems += [f"messages.yaml: spoken {name!r} names no message" for name in content.spoken
+                 if name not in content.messages]
     _load_catalogs(content, folders, langs, problems)
     content.audio, content.audio_files, content.audio_index = load_audio(folders, problems)
+    content.phone_files = load_phone_copies(folders)
     problems += validate(content)
     if problems:
         raise ContentError("\n".join(problems))
@@ -213,6 +253,18 @@ def _load_yaml(path: Path | None, problems: list[str]) -> Any:
     except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
         problems.append(f"{path}: cannot be read: {exc}")
         return None
+
+
+def _voices(raw: Any, problems: list[str]) -> dict[str, dict[str, str]]:
+    """languages.yaml's `voices`: each language Twilio speaks, with its code and voice."""
+    out = {}
+    for lang, spec in (raw or {}).items():
+        if not isinstance(spec, dict) or not spec.get("language"):
+            problems.append(f"languages.yaml: voice of {lang!r} needs a 'language' such as "
+                            "es-MX (and may name a 'voice' such as Polly.Mia)")
+            continue
+        out[str(lang)] = {k: str(spec[k]) for k in ("language", "voice") if spec.get(k)}
+    return out
 
 
 def _load_flows(folders: list[Path], problems: list[str]) -> tuple[dict[str, Flow], dict[str, str]]:
@@ -367,6 +419,8 @@ def _check_node_fields(where: str, node: Node) -> list[str]:
         return [f"{where}: action {node.action!r} needs a 'next' target"]
     if isinstance(node, LookupNode) and node.choose and not node.item:
         return [f"{where}: a lookup that offers a choice needs an 'item'"]
+    if isinstance(node, LookupNode) and node.more and not (node.choose and node.limit >= 3):
+        return [f"{where}: a lookup with 'more' offers a choice ('choose') of 'limit' 3 or more"]
     if isinstance(node, MenuNode) and len({o.label for o in node.options}) < len(node.options):
         return [f"{where}: two options have the same label"]
     if isinstance(node, MenuNode) and node.multiple:
