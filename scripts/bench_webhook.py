@@ -283,21 +283,38 @@ NOTES = [
     "5. The fake Bot API answered in two writes with Nagle on: every kept-alive call "
     "waited 40 ms for a delayed ACK (a benchmark artifact, fixed in tests/fakes.py).",
     "",
-    "Left: the 50% target is not met. A worker spends about 0.5 ms of CPU on a hello and "
-    "2.5-3 ms on a Faro message, and on two cores the throughput ratio follows. Of Faro's "
-    "worker CPU, a quarter to a third is redis-py (the lock-and-load pipeline, the keystore "
-    "read, the commit transaction: per command, packing, parsing and connection checks "
-    "cost more than the round trip), 10-14% gunicorn, 13-15% werkzeug and Flask, 6-8% "
-    "python-telegram-bot (parsing a Telegram update, the extra calls), 4% logging, 1-3% "
-    "building TwiML, 1% the Prometheus metrics. "
-    "The next steps would be one Lua script each for the lock-and-load and the commit "
-    "(about 0.1 ms a message), parsing Telegram updates without python-telegram-bot's "
-    "objects, and more web processes across machines (docs/scaling.md). Over the runs made "
-    "for this issue, Faro's p99 at half load was 9-22 ms in turns when this shared machine "
-    "was otherwise quiet (hello's at the same rate 3-6 ms) and 30-100 ms in turns crowded "
-    "by other work on its two cores (hello's 6-23 ms): the 25 ms target holds or fails "
-    "with the machine's other load. The throughput ratio moved between 18% and 54% from "
-    "turn to turn, as that load weighed on one server or the other.",
+    "Then, in a second pass:",
+    "",
+    "6. The lock-and-load pipeline (seven commands) and the commit transaction (five or "
+    "more) are one Lua script each (`LOAD` and `SAVE` in bot/store.py): redis-py spent more "
+    "CPU packing and parsing each command than Redis spent on it. The dedupe marks moved "
+    "into one sorted set per contact (`faro:d:{cid}`), so both scripts name only the "
+    "contact's keys (Cluster-ready) and erasing a contact erases its marks too. hiredis "
+    "parses the replies in C.",
+    "7. Twilio REST calls (alerts, replies sent by workers) went through requests, which "
+    "merges settings, cookies and hooks per call: about 0.5 ms of CPU each. They now go "
+    "through twilio-python's own client over a kept-open http.client connection "
+    "(bot/httpclient.py, shared with the Bot API), which also reads proxies from the "
+    "environment once per host.",
+    "8. Telegram updates were built into python-telegram-bot objects, every nested field of "
+    "them; the webhook now reads the few fields it uses from the JSON, each checked.",
+    "9. Flask opened a signed-cookie session for every webhook request (a serializer built "
+    "each time); webhooks now get Flask's null session.",
+    "",
+    "Left: the 50% target is not met. Of a Faro worker's CPU under this load (py-spy, "
+    "`--gil`), about 22% is Faro's own code (engine, store, crypto, rendering), 16% "
+    "redis-py (three to four commands a message: `LOAD`, the keystore's read on its own "
+    "server, `SAVE`, and an evidence step's case write), 14% gunicorn, 16% werkzeug and "
+    "Flask, 5% logging (the access line and one line a message), 3% each twilio "
+    "(signature, TwiML) and prometheus-client; no single part is worth a large cut. "
+    "Reaching half of hello on two shared cores would take a message handled in about "
+    "twice a hello's CPU, where it now takes four to five times. What scales it is more "
+    "web processes on more cores (docs/scaling.md): the Redis side takes tens of thousands "
+    "of messages a second. Faro's p99 at half load is 9-22 ms in turns when this shared "
+    "machine is otherwise quiet and 30-100 ms in turns crowded by other work on its two "
+    "cores (hello's 6-23 ms): the 25 ms target holds or fails with the machine's other "
+    "load, and the throughput ratio moves several points from turn to turn for the same "
+    "reason.",
 ]
 
 

@@ -88,6 +88,7 @@ class Content:
     voice_fallback: dict[str, str] = field(default_factory=dict)
     _t: dict[str, gettext.NullTranslations] = field(default_factory=dict)
     _keys: dict[int, str] = field(default_factory=dict)  # id(node) -> "flow.node"
+    _labels: dict[str, dict[str, str]] = field(default_factory=dict)  # save -> labels()
 
     def t(self, lang: str, msgid: str) -> str:
         """`msgid` in `lang`, or the source text where the catalog lacks it."""
@@ -146,9 +147,13 @@ class Content:
 
     def labels(self, save: str) -> dict[str, str]:
         """Option value -> label (untranslated) of the menus that save an answer as `save`."""
-        return {o.value: o.label for flow in self.flows.values() for node in flow.nodes.values()
+        # Asked on every reply that shows a list answer: look through the flows once.
+        if save not in self._labels:
+            self._labels[save] = {
+                o.value: o.label for flow in self.flows.values() for node in flow.nodes.values()
                 if getattr(node, "save", "") == save for o in getattr(node, "options", ())
                 if o.value}
+        return self._labels[save]
 
     def has(self, flow: str, name: str) -> bool:
         """True when `flow` exists and has a node `name`."""
