@@ -191,7 +191,11 @@ class _Run:
         flow, name = self.content.resolve(target, current)
         for _ in range(MAX_HOPS):
             node = self.content.node(flow, name)
-            if isinstance(node, MessageNode):
+            if self.voice and getattr(node, "voice", ""):
+                # A question that needs words, or something a call must not reach (a
+                # caller id proves nothing): the caller goes where the flow says instead.
+                flow, name = self.content.resolve(node.voice, flow)
+            elif isinstance(node, MessageNode):
                 self.say(node)
                 flow, name = self.content.resolve(node.next, flow)
             elif isinstance(node, ActionNode):
@@ -209,8 +213,6 @@ class _Run:
             elif isinstance(node, LookupNode):
                 self.state = State(flow, name, self.vars, 0)
                 return
-            elif self.voice and getattr(node, "voice", ""):
-                flow, name = self.content.resolve(node.voice, flow)
             else:
                 self.replies.append(self.voiced(self.question(node), node))
                 self.state = State(flow, name, self.vars, 0)

@@ -288,7 +288,9 @@ def record_by_voice(caller: Caller, fake_twilio) -> list[str]:
 def test_a_recorded_account_is_fetched_sealed_and_chained_into_the_case(
         caller, fake_twilio, app, redis_client, worker_env):
     heard = record_by_voice(caller, fake_twilio)
-    assert "Tu registro está guardado." in heard
+    assert heard[0].startswith("Tu registro está guardado. Para recibir una frase de "
+                               "recuperación")  # by message: a call proves no one's identity
+    assert not any("Tu frase de recuperación es" in line for line in heard)
     SimpleWorker([queue(redis_client)], connection=redis_client).work(burst=True)
 
     faro = app.extensions["faro"]
@@ -373,3 +375,28 @@ def test_a_caller_paging_through_menus_is_never_cut_off_by_the_message_limits(co
         answer = said(caller.press(key))
         assert answer, f"no answer to {key}"
         assert not any("minuto" in line for line in answer), answer
+
+
+BY_MESSAGE = ("Por tu seguridad, esto no se hace en una llamada: cualquiera puede hacer que una "
+              "llamada parezca venir de tu número.")
+
+
+def test_a_call_cannot_read_out_share_erase_or_take_over_a_record(caller, fake_twilio, app,
+                                                                   redis_client):
+    # Anyone can make a call show a person's number: what reads out or changes their record
+    # (and a recovery phrase, which would link another phone to it) is done only by message.
+    record_by_voice(caller, fake_twilio)
+    cid = cid_of(app)
+    caller.press("0")  # main menu
+    assert said(caller.press("3"))[0].startswith("Tu registro ")  # the case menu
+    for option in ("4", "5", "6", "7"):  # see, share, a new phrase, erase
+        heard = said(caller.press(option))
+        assert heard[0].startswith(BY_MESSAGE), (option, heard)
+        assert any(line.startswith("Tu registro") for line in heard[1:]), "the case menu"
+        assert not any("frase de recuperación es" in line for line in heard)
+    assert redis_client.exists(keys.case(cid)) and not redis_client.exists(keys.case_shares(cid))
+    assert not list(redis_client.scan_iter("faro:rp:*")), "no recovery phrase was made"
+    caller.press("0")
+    caller.press("6")  # Ajustes
+    assert said(caller.press("5"))[0].startswith(BY_MESSAGE)  # erase everything
+    assert redis_client.exists(keys.contact(cid))

@@ -13,7 +13,10 @@ A flow is a named graph of nodes. Each node has a ``type``:
   ``next`` (``if_yes``/``if_no`` for yes_no); anything else gets ``retry`` and the question again.
   A caller on the voice line has only a keypad and a voice: where a question needs written
   words (a city, a message to check), ``voice`` names the node they go to instead (a keypad
-  menu of states, or a few words on how to do it by message).
+  menu of states, or a few words on how to do it by message). Any node may have ``voice``:
+  a call must not reach what reads out or changes a person's record (their evidence, a
+  recovery phrase, their appointments, erasing), since anyone can make a call show any
+  caller id; such nodes lead a caller to a message that says to do it by message instead.
 - ``language``: the language menu; the choice sets the contact's language.
 - ``action``: do a named action (an effect the caller applies), then go on to ``next``.
 - ``branch``: go to ``cases[value]`` where the value is read from ``check`` (a fact's field
@@ -62,6 +65,7 @@ class NodeBase(Strict):
     text: str = Field(min_length=1)
     facts: tuple[str, ...] = ()
     spoken: str = ""  # what the voice line says instead of `text` (no "send" or "write")
+    voice: str = ""  # where a caller on the voice line goes instead of this node
 
 
 class MessageNode(NodeBase):
@@ -90,7 +94,6 @@ class AskNode(NodeBase):
     allow_text: bool = False  # location: accept a typed place name too
     allow_media: bool = False  # text: accept a voice note or a file instead of words
     on_skip: str = ""  # offer "I am done" (1, or a done word); it leads here
-    voice: str = ""  # where a caller on the voice line (keypad only) goes instead
 
 
 class LanguageNode(NodeBase):
@@ -106,6 +109,7 @@ class ActionNode(Strict):
     text: str = ""
     facts: tuple[str, ...] = ()
     spoken: str = ""
+    voice: str = ""
 
 
 class BranchNode(Strict):
@@ -133,6 +137,7 @@ class LookupNode(Strict):
     retry: str = ""
     facts: tuple[str, ...] = ()
     spoken: str = ""
+    voice: str = ""
 
 
 Node = Annotated[
