@@ -303,15 +303,24 @@ SIMULATED = st.one_of(
         "location": JSON | st.fixed_dictionaries({"lat": st.floats() | JSON,
                                                   "lon": st.floats() | JSON})}))
 
+CALL_MOVES = st.one_of(
+    JSON,
+    st.fixed_dictionaries({"action": st.sampled_from(["start", "press", "silence", "hangup"])},
+                          optional={"keys": st.from_regex(r"[0-9*#]{1,9}", fullmatch=True)
+                                    | WORDS | JSON}))
+# A chat message or a move of the simulated call, in one browser session.
+SIMULATOR_POSTS = st.tuples(st.just("/simulator/send"), SIMULATED) | \
+    st.tuples(st.just("/simulator/call"), CALL_MOVES)
 
-@fuzz(300)
-@given(body=SIMULATED, reset=st.integers(0, 19))
-def test_the_simulator_never_crashes(client, errors, body, reset):
+
+@fuzz(450)
+@given(posted=SIMULATOR_POSTS, reset=st.integers(0, 19))
+def test_the_simulator_never_crashes(client, errors, posted, reset):
     errors.clear()
     if reset == 0:
         answered(client.post("/simulator/reset"), errors)
-    answered(client.post("/simulator/send", data=json.dumps(body),
-                         content_type="application/json"), errors)
+    path, body = posted
+    answered(client.post(path, data=json.dumps(body), content_type="application/json"), errors)
 
 
 # -- the console ------------------------------------------------------------------------

@@ -46,5 +46,6 @@ def test_signed_in_staff_may_use_the_simulator_in_production(config, monkeypatch
     console.sign_in("coordinadora@faro.test")
     assert console.client.get("/simulator").status_code == 200
     assert console.client.post("/simulator/send", json={"text": "hola"}).status_code == 200
+    assert console.client.post("/simulator/call", json={"action": "start"}).status_code == 200
     console.sign_out()
     assert console.client.get("/simulator").status_code == 403

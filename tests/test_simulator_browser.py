@@ -210,3 +210,48 @@ def test_voice_notes_play_in_whatsapp_and_telegram_views_only(page: Page) -> Non
     page.get_by_test_id("tab-telegram").click()
     expect(voice).to_have_count(1)
     expect(faro.first.get_by_test_id("voice-note")).to_be_visible()
+
+
+def test_a_phone_call_with_the_keypad(page: Page, tmp_path: Path) -> None:
+    page.goto("/simulator")
+    page.get_by_test_id("tab-call").click()
+    expect(page.get_by_test_id("tab-call")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_test_id("call-panel")).to_be_visible()
+    expect(page.get_by_test_id("message-input")).to_be_hidden()  # a call has a keypad
+    transcript = page.get_by_test_id("call-transcript")
+    expect(transcript).to_have_attribute("aria-live", "polite")
+    keypad = page.get_by_test_id("keypad")
+    expect(keypad.get_by_role("button", name="1", exact=True)).to_be_disabled()  # no call yet
+
+    # A new caller hears each language in its own voice, Creole from its recording.
+    page.get_by_test_id("call-button").click()
+    line = page.get_by_test_id("call-line")
+    expect(line.first).to_contain_text("Para español, oprime 1.")
+    expect(line.first).to_contain_text("es-MX")
+    expect(page.get_by_test_id("call-audio")).to_have_attribute(
+        "src", "/audio/ht/welcome.language.mp3")
+    expect(page.get_by_test_id("call-button")).to_have_text("Hang up")
+    expect(page.get_by_test_id("call-wait")).to_contain_text("for a key")
+
+    keypad.get_by_role("button", name="1", exact=True).click()
+    expect(transcript).to_contain_text("¿Qué necesitas? Para Citas en la frontera, oprime 1.")
+    keypad.get_by_role("button", name="5", exact=True).click()
+    expect(line.last).to_contain_text("Llama al 9 1 1.")
+    expect(keypad.get_by_role("button", name="Star")).to_be_in_viewport()  # fits a phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scroll"
+
+    # Silence: the question once more, then goodbye; the call is over.
+    page.get_by_test_id("call-silence").click()
+    expect(line.last).to_contain_text("¿Estás en peligro ahora?")
+    expect(line.nth(-2)).to_have_text(re.compile("No escuché nada"))
+    page.get_by_test_id("call-silence").click()
+    expect(line.last).to_contain_text("Gracias por llamar a Faro. Adiós.")
+    expect(page.get_by_test_id("call-system").last).to_have_text("The call has ended.")
+    expect(page.get_by_test_id("call-button")).to_have_text("Call")
+    expect(keypad.get_by_role("button", name="5", exact=True)).to_be_disabled()
+    page.screenshot(path=str(tmp_path / "call.png"), full_page=True)
+
+    # The chat is a person of its own, untouched by the call.
+    page.get_by_test_id("tab-sms").click()
+    expect(page.get_by_test_id("empty")).to_be_visible()
+    expect(page.get_by_test_id("message-input")).to_be_visible()

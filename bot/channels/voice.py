@@ -21,12 +21,16 @@ duplicate of it cannot loop.
 The answer's URL also carries ``l``, the caller's language, so that a notice given when
 Redis is down is said in it, and ``n=1`` once the call has heard that a language with no
 voice is said in its stand-in (speech.py). Nothing here logs a number or a CallSid.
+
+The simulator's phone call (simulator.py) plays Twilio's part with the same `parse`,
+`turn_of` and `answer`, so a caller in a browser hears what a caller on a phone hears.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import redis
@@ -56,12 +60,25 @@ WITHHELD = frozenset("+" + word.translate(KEYPAD) for word in (
     "ANONYMOUS", "RESTRICTED", "UNAVAILABLE", "UNKNOWN", "BLOCKED", "PRIVATE"))
 
 
-def turn_of(args: MultiDict) -> int:
-    """The turn a request answers (0 for the call's first); BadRequest if it is not ours."""
+@dataclass(frozen=True)
+class Turn:
+    """Where a request stands in its call, as the URL it was posted to says (`answer_url`)."""
+
+    number: int  # 0 for the call's first request
+    lang: str  # the caller's language, as the last answer named it; "" when none yet
+    noted: bool  # the stand-in note was said in this call
+    again: bool  # say the question the conversation waits on again
+
+
+def turn_of(args: MultiDict, languages: list[str]) -> Turn:
+    """The turn a request answers; BadRequest if it is not ours. A language the pack does
+    not have is no language."""
     raw = args.get("t", "0")
     if not TURN.fullmatch(raw):
         raise BadRequest("t must be a turn number")
-    return int(raw)
+    hint = args.get("l", "")
+    return Turn(int(raw), hint if hint in languages else "", args.get("n") == "1",
+                args.get("again") == "1")
 
 
 def parse(form: dict[str, str], turn: int, again: bool) -> Inbound:
@@ -134,35 +151,36 @@ def call() -> Response:
     form = request.form.to_dict()
     verify(signed_url(), form, request.headers.get("X-Twilio-Signature", ""),
            faro.settings.twilio_auth_token)
-    turn = turn_of(request.args)
-    msg = parse(form, turn, request.args.get("again") == "1")
-    metrics.received("voice")
     content = faro.content
+    turn = turn_of(request.args, content.languages)
+    msg = parse(form, turn.number, turn.again)
+    metrics.received("voice")
     if withheld(msg.address):
         log.info("call from a hidden number answered")
         return twiml(spoken_notice(content, [content.languages[0], "en"], "voice_hidden"))
-    hint = request.args.get("l", "")
-    lang = hint if hint in content.languages else ""
     try:
         replies = faro.conversations.handle(msg)
     except (StoreUnavailable, ContactBusy, redis.RedisError) as exc:
-        return call_again(lang, exc)
-    return twiml(answer(replies, turn, lang, request.args.get("n") == "1"))
+        return call_again(turn.lang, exc)
+    metrics.replied("voice", len(replies or ()))  # here: the simulator's calls are not counted
+    return twiml(answer(replies, turn))
 
 
-def answer(replies: list[Reply] | None, turn: int, lang: str, noted: bool) -> VoiceResponse:
-    """The TwiML for the replies to turn `turn`; for a turn Twilio sent again (None), the
-    question the conversation, already moved, waits on."""
+def answer(replies: list[Reply] | None, turn: Turn, base: str | None = None) -> VoiceResponse:
+    """The TwiML for the replies to `turn`; for a turn Twilio sent again (None), the
+    question the conversation, already moved, waits on. Its URLs start with `base`
+    (FARO_PUBLIC_URL unless given)."""
     faro = current_app.extensions["faro"]
-    base = faro.settings.public_url
+    base = faro.settings.public_url if base is None else base
     if replies is None:
         response = VoiceResponse()
-        response.redirect(answer_url(base, turn, lang, noted, again=True), method="POST")
+        response.redirect(answer_url(base, turn.number, turn.lang, turn.noted, again=True),
+                          method="POST")
         return response
-    lang = next((r.lang for r in reversed(replies) if r.lang), lang or faro.content.languages[0])
-    speaker = Speaker(faro.content, lambda path: public_url(base, path), lang, noted)
-    metrics.replied("voice", len(replies))
-    return speaker.answer(replies, lambda said: answer_url(base, turn + 1, lang, said))
+    lang = next((r.lang for r in reversed(replies) if r.lang),
+                turn.lang or faro.content.languages[0])
+    speaker = Speaker(faro.content, lambda path: public_url(base, path), lang, turn.noted)
+    return speaker.answer(replies, lambda said: answer_url(base, turn.number + 1, lang, said))
 
 
 def call_again(lang: str, exc: Exception) -> Response:

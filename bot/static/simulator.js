@@ -1,4 +1,5 @@
-/* Faro simulator: one conversation, shown as SMS, WhatsApp or Telegram would show it.
+/* Faro simulator: one conversation, shown as SMS, WhatsApp or Telegram would show it,
+ * and a phone call to the voice line, shown as what the caller hears.
  *
  * Every exchange keeps the server's full answer (all three renderings), so switching
  * tabs re-draws the whole history in the other channel's style. Message text is only
@@ -8,10 +9,11 @@
   "use strict";
 
   var CHANNELS = ["sms", "whatsapp", "telegram"];
+  var VIEWS = CHANNELS.concat(["call"]);
   var DEMO_LOCATION = { lat: 32.5149, lon: -117.0382, name: "Tijuana" };
   var STORE_KEY = "faro-simulator";
 
-  var state = { channel: "sms", history: [], busy: false };
+  var state = { channel: "sms", history: [], busy: false, call: newCall() };
 
   var els = {};
 
@@ -30,6 +32,17 @@
     els.location = $("location");
     els.reset = $("reset");
     els.tabs = Array.prototype.slice.call(document.querySelectorAll("[role=tab]"));
+    els.call = $("call");
+    els.heard = $("heard");
+    els.callLog = $("call-log");
+    els.callEmpty = $("call-empty");
+    els.callNumber = $("call-number");
+    els.callWait = $("call-wait");
+    els.callRecord = $("call-record");
+    els.callToggle = $("call-toggle");
+    els.callSilence = $("call-silence");
+    els.readAloud = $("read-aloud");
+    els.keys = Array.prototype.slice.call(document.querySelectorAll("#keypad [data-key]"));
 
     load();
 
@@ -84,8 +97,25 @@
       );
     });
 
+    els.callToggle.addEventListener("click", function () {
+      if (state.call.wait) hangUp();
+      else startCall();
+    });
+    els.callSilence.addEventListener("click", waitSilently);
+    $("call-skip").addEventListener("click", function () { press("1"); });
+    els.keys.forEach(function (key) {
+      key.addEventListener("click", function () { press(key.getAttribute("data-key")); });
+    });
+    if ("speechSynthesis" in window) {
+      els.readAloud.addEventListener("change", function () {
+        if (!els.readAloud.checked) stopReading();
+      });
+    } else {
+      $("read-aloud-label").hidden = true; // this browser cannot speak
+    }
+
     choose(state.channel, true);
-    els.input.focus();
+    if (state.channel !== "call") els.input.focus();
   }
 
   /* ---------- talking to the server ---------- */
@@ -121,8 +151,11 @@
     post("/simulator/reset", {})
       .then(function () {
         state.history = [];
+        state.call = newCall();
+        stopReading();
         save();
         render();
+        renderCall();
         setStatus("New person: their first message starts a new conversation.");
         els.input.value = "";
         els.input.focus();
@@ -158,6 +191,199 @@
     );
   }
 
+  /* ---------- the phone call ---------- */
+
+  function newCall() {
+    return { lines: [], wait: null, keyed: "", caller: "" };
+  }
+
+  function startCall() {
+    stopReading();
+    state.call = newCall();
+    renderCall();
+    move({ action: "start" }, "You call Faro.");
+  }
+
+  function hangUp() {
+    stopReading();
+    move({ action: "hangup" }, "You hang up.");
+  }
+
+  /* A key of the keypad: one key answers a menu at once; a date, a time or a number is
+   * keyed, then # sends it, as on a phone. */
+  function press(key) {
+    var wait = state.call.wait;
+    if (!wait || state.busy) return;
+    if (!wait.finish) {
+      move({ action: "press", keys: key }, "You press " + key + ".");
+      return;
+    }
+    if (key !== wait.finish) {
+      state.call.keyed = (state.call.keyed + key).slice(0, 31);
+      save();
+      showWait();
+      return;
+    }
+    sendKeyed();
+  }
+
+  /* Silence. Keys already pressed are sent when the wait ends, as Twilio sends them. */
+  function waitSilently() {
+    if (!state.call.wait || state.busy) return;
+    if (state.call.keyed) sendKeyed();
+    else move({ action: "silence" }, "You say nothing.");
+  }
+
+  function sendKeyed() {
+    var keys = state.call.keyed + "#";
+    state.call.keyed = "";
+    move({ action: "press", keys: keys }, "You press " + keys.split("").join(" ") + ".");
+  }
+
+  function move(body, said) {
+    if (state.busy) return;
+    stopReading();
+    setBusy(true);
+    setStatus("");
+    hearLine({ kind: "you", text: said });
+    post("/simulator/call", body)
+      .then(hearAnswer)
+      .catch(function (err) {
+        setStatus(err.message, true);
+      })
+      .then(function () {
+        setBusy(false);
+      });
+  }
+
+  function hearAnswer(answer) {
+    answer = answer && typeof answer === "object" ? answer : {};
+    var heard = (Array.isArray(answer.heard) ? answer.heard : []).filter(function (item) {
+      return item && (typeof item.say === "string" ||
+                      (typeof item.play === "string" && item.play.indexOf("/audio/") === 0));
+    });
+    heard.forEach(function (item) {
+      if (typeof item.say === "string") {
+        hearLine({ kind: "say", text: item.say, lang: String(item.lang || "") });
+      } else {
+        hearLine({ kind: "play", url: item.play });
+      }
+    });
+    if (typeof answer.caller === "string") state.call.caller = answer.caller;
+    state.call.keyed = "";
+    state.call.wait = answer.ended || !answer.wait || answer.wait === "none" ? null : {
+      wait: String(answer.wait),
+      digits: Number(answer.digits) || 0,
+      finish: typeof answer.finish === "string" ? answer.finish : "",
+      timeout: Number(answer.timeout) || 0
+    };
+    if (answer.ended) hearLine({ kind: "system", text: "The call has ended." });
+    save();
+    showCall();
+    readAloud(heard);
+  }
+
+  function hearLine(line) {
+    state.call.lines.push(line);
+    save();
+    els.callEmpty.hidden = true;
+    els.heard.appendChild(lineItem(line));
+    els.callLog.scrollTop = els.callLog.scrollHeight;
+  }
+
+  function renderCall() {
+    els.heard.textContent = "";
+    state.call.lines.forEach(function (line) { els.heard.appendChild(lineItem(line)); });
+    els.callEmpty.hidden = state.call.lines.length > 0;
+    showCall();
+    els.callLog.scrollTop = els.callLog.scrollHeight;
+  }
+
+  /* <li class="line say"><span class="lang">es-MX</span><span lang="es-MX">...</span></li> */
+  function lineItem(line) {
+    if (line.kind === "you" || line.kind === "system") {
+      var note = el("li", "line " + line.kind, line.text);
+      note.setAttribute("data-testid", "call-" + line.kind);
+      return note;
+    }
+    var li = el("li", "line " + line.kind);
+    li.setAttribute("data-testid", "call-line");
+    if (line.kind === "play") {
+      li.appendChild(el("span", "lang", "Recording"));
+      var player = document.createElement("audio");
+      player.controls = true;
+      player.preload = "none";
+      player.src = line.url;
+      player.setAttribute("aria-label", "Recording played to the caller");
+      player.setAttribute("data-testid", "call-audio");
+      li.appendChild(player);
+      return li;
+    }
+    li.appendChild(el("span", "lang", line.lang || "?"));
+    var text = el("span", "said", line.text);
+    if (line.lang) text.setAttribute("lang", line.lang);
+    li.appendChild(text);
+    return li;
+  }
+
+  function showCall() {
+    var calling = Boolean(state.call.wait);
+    els.callToggle.textContent = calling ? "Hang up" : "Call";
+    els.callToggle.classList.toggle("danger", calling);
+    els.callSilence.disabled = state.busy || !calling;
+    els.keys.forEach(function (key) { key.disabled = !calling; });
+    els.callNumber.textContent = state.call.caller ?
+      ", from " + state.call.caller + " (a fictional number)" : "";
+    els.callRecord.hidden = !calling || state.call.wait.wait !== "record";
+    showWait();
+  }
+
+  function showWait() {
+    var wait = state.call.wait;
+    var text = "Not in a call.";
+    if (wait && wait.wait === "record") {
+      text = "Faro waits " + wait.timeout + " s for 1 to skip, then records what the caller says.";
+    } else if (wait && wait.finish) {
+      text = "Faro waits for keys, then " + wait.finish + "." +
+        (state.call.keyed ? " Keyed: " + state.call.keyed.split("").join(" ") : "");
+    } else if (wait) {
+      text = "Faro waits " + wait.timeout + " s for a key.";
+    }
+    els.callWait.textContent = text;
+  }
+
+  /* "Read aloud": each line in the browser's voice for its language, each recording
+   * played, one after another. */
+  var reading = { turn: 0, audio: null };
+
+  function readAloud(items) {
+    if (!els.readAloud.checked || !("speechSynthesis" in window)) return;
+    var turn = reading.turn;
+    var queue = items.slice();
+    (function next() {
+      if (turn !== reading.turn || !queue.length) return;
+      var item = queue.shift();
+      if (typeof item.say === "string") {
+        var utterance = new SpeechSynthesisUtterance(item.say);
+        utterance.lang = String(item.lang || "");
+        utterance.onend = next;
+        utterance.onerror = next;
+        window.speechSynthesis.speak(utterance);
+      } else {
+        reading.audio = new Audio(item.play);
+        reading.audio.onended = next;
+        reading.audio.play().catch(next);
+      }
+    })();
+  }
+
+  function stopReading() {
+    reading.turn += 1;
+    if (reading.audio) reading.audio.pause();
+    reading.audio = null;
+    if ("speechSynthesis" in window) window.speechSynthesis.cancel();
+  }
+
   function normalise(answer) {
     answer = answer && typeof answer === "object" ? answer : {};
     var out = {};
@@ -189,9 +415,11 @@
     try {
       var saved = JSON.parse(sessionStorage.getItem(STORE_KEY) || "null");
       if (saved && Array.isArray(saved.history)) state.history = saved.history;
-      if (saved && CHANNELS.indexOf(saved.channel) >= 0) state.channel = saved.channel;
+      if (saved && VIEWS.indexOf(saved.channel) >= 0) state.channel = saved.channel;
+      if (saved && saved.call && Array.isArray(saved.call.lines)) state.call = saved.call;
     } catch (e) {
       state.history = [];
+      state.call = newCall();
     }
     state.busy = false;
   }
@@ -201,7 +429,10 @@
     els.send.disabled = busy;
     els.location.disabled = busy;
     els.reset.disabled = busy;
+    els.callToggle.disabled = busy;
+    els.callSilence.disabled = busy || !state.call.wait;
     els.list.setAttribute("aria-busy", busy ? "true" : "false");
+    els.heard.setAttribute("aria-busy", busy ? "true" : "false");
     document.body.classList.toggle("busy", busy);
   }
 
@@ -211,18 +442,22 @@
   }
 
   function choose(channel, initial) {
-    if (CHANNELS.indexOf(channel) < 0) return;
+    if (VIEWS.indexOf(channel) < 0) return;
+    var calling = channel === "call";
     state.channel = channel;
     els.tabs.forEach(function (tab) {
       var on = tab.getAttribute("data-channel") === channel;
       tab.setAttribute("aria-selected", on ? "true" : "false");
       tab.tabIndex = on ? 0 : -1;
-      if (on) els.chat.setAttribute("aria-labelledby", tab.id);
+      if (on && !calling) els.chat.setAttribute("aria-labelledby", tab.id);
     });
-    els.chat.setAttribute("data-channel", channel);
+    els.chat.hidden = calling;
+    els.call.hidden = !calling;
+    if (!calling) els.chat.setAttribute("data-channel", channel);
     document.body.setAttribute("data-channel", channel);
     if (!initial) save();
-    render();
+    if (calling) renderCall();
+    else render();
   }
 
   /* ---------- drawing ---------- */
