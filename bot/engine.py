@@ -427,8 +427,9 @@ class _Run:
     # -- rendering ----------------------------------------------------------------
     def question(self, node: Node) -> Reply:
         if isinstance(node, MenuNode):
+            # A caller is not offered what a call cannot do; the other keys keep their numbers.
             options = [Option(str(i), self.render(o.label, ()))
-                       for i, o in enumerate(node.options, 1)]
+                       for i, o in enumerate(node.options, 1) if o.on_call or not self.voice]
             return Reply(self.render(self.text_of(node), node.facts), tuple(options),
                          expects="choices" if node.multiple else "choice")
         if isinstance(node, LanguageNode):

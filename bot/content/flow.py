@@ -59,6 +59,9 @@ class Choice(Strict):
     label: str = Field(min_length=1)
     go: str = Field(min_length=1)
     value: str = ""  # saved under the menu's `save` when chosen
+    # False: not read out on the voice line, because what it leads to is done by message
+    # (its key still works there, and says so).
+    on_call: bool = True
 
 
 class NodeBase(Strict):
