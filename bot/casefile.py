@@ -97,7 +97,7 @@ def manifest_bytes(code: str, created: str, exported_at: str, items: list[Item],
     """The manifest of an export, as indented JSON a person can read."""
     entries = [{"seq": i.seq, "kind": i.kind, "received_at": i.received_at, "digest": i.digest,
                 "prev": i.prev, "link": i.link, "content_type": i.content_type,
-                "size": i.size, "file": file_name(i)} for i in items]
+                "size": i.size, "file": file_name(i), "via": i.via} for i in items]
     manifest = {"format": FORMAT, "version": VERSION, "case": code, "created": created,
                 "exported_at": exported_at, "chain": RULE, "items": entries,
                 "count": len(items), "head": items[-1].link if items else "",
@@ -127,6 +127,8 @@ def summary(content: Content, lang: str, code: str, created: str, items: list[It
                      f"({label('evidence_received')} {_human(item.received_at)})")
         body = file_name(item) if item.is_media else item.text
         lines += [f"   {line}" for line in body.splitlines() or [""]]
+        if item.via == "voice":
+            lines.append(f"   {label('evidence_via_call')}")
         lines += [f"   {label('evidence_digest')}: {item.digest}", ""]
     lines.append(label("evidence_disclaimer"))
     return "\n".join(lines) + "\n"

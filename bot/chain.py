@@ -36,6 +36,9 @@ class Item:
     size: int = 0
     text: str = ""  # plaintext only in memory, never stored unencrypted
     media_id: str = ""  # blob id in the media store
+    # How it arrived: sms, whatsapp, telegram, voice (a phone call), simulator; "" before
+    # this was kept. Sealed with the item, outside the chain's linked facts.
+    via: str = ""
 
     @property
     def is_media(self) -> bool:

@@ -42,7 +42,7 @@ class Effects:
     cases: Cases
     reports: Reports
     recovery: Recovery
-    enqueue_media: Callable[..., Any]  # (cid, kind, media, received_at, notify=True)
+    enqueue_media: Callable[..., Any]  # (cid, kind, media, received_at, notify=, via=)
 
     def apply(self, session: Session, msg: Inbound, effects: list[dict[str, Any]],
               lang: str, now: dt.datetime) -> list[Reply]:
@@ -105,7 +105,8 @@ class Effects:
         # What was agreed to, and where: legal aid may need to show consent was informed.
         self.cases.add_text(session.cid, session.data_key, "consent",
                             f"yes | {session.profile.lang or '-'} | {msg.channel} | "
-                            f"evidence.consent of {self.content.files.get('evidence', '-')}", now)
+                            f"evidence.consent of {self.content.files.get('evidence', '-')}", now,
+                            via=msg.channel)
 
     def _evidence_add(self, session: Session, msg: Inbound, effect: dict, now) -> None:
         kind, value = str(effect.get("kind", "note")), effect.get("value")
@@ -116,10 +117,10 @@ class Effects:
                 # A caller heard "saving it" in the call; an SMS after it would cost, and a
                 # landline cannot get one.
                 self.enqueue_media(session.cid, MEDIA_KINDS.get(item.kind, "document"), item,
-                                   stamp(now), notify=not msg.voice)
+                                   stamp(now), notify=not msg.voice, via=msg.channel)
             return
         add = partial(self.cases.add_text, session.cid, session.data_key, _text_kind(kind),
-                      text, now)
+                      text, now, via=msg.channel)
         try:
             add()
         except NoCase:  # the case's first item: opened only now, so the usual add costs less

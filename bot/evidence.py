@@ -122,17 +122,17 @@ class Cases:
         cid = self.redis.get(keys.case_code(code))
         return cid.decode() if cid else None
 
-    def add_text(self, cid: str, data_key: bytes, kind: str, text: str, now: dt.datetime
-                 ) -> Item:
-        """Append what the person wrote to their case."""
+    def add_text(self, cid: str, data_key: bytes, kind: str, text: str, now: dt.datetime,
+                 via: str = "") -> Item:
+        """Append what the person wrote to their case (`via`: the channel it came by)."""
         if kind not in TEXT_KINDS:
             raise ValueError(f"not a kind of text evidence: {kind!r}")
         content = text.encode("utf-8")
         return self._append(cid, data_key, lambda seq, prev: make(
-            seq, kind, stamp(now), content, prev, text=text), now)
+            seq, kind, stamp(now), content, prev, text=text, via=via), now)
 
     def add_media(self, cid: str, data_key: bytes, kind: str, data: bytes, content_type: str,
-                  now: dt.datetime) -> Item:
+                  now: dt.datetime, via: str = "") -> Item:
         """Encrypt and store a file the person sent, then append it to their case."""
         if kind not in KINDS:
             raise ValueError(f"not a kind of evidence: {kind!r}")
@@ -143,7 +143,7 @@ class Cases:
             self.media.put(blob_id, seal_blob(data_key, data, _blob_context(cid, blob_id)))
             return self._append(cid, data_key, lambda seq, prev: make(
                 seq, kind, stamp(now), data, prev, content_type=content_type,
-                media_id=blob_id), now)
+                media_id=blob_id, via=via), now)
         except BaseException:
             self.media.delete(blob_id)
             raise

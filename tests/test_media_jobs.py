@@ -283,7 +283,7 @@ def test_job_holds_no_address_and_says_no_url(redis_client, fake_twilio):
     job = Job.fetch(enqueue(redis_client, cid, "photo", url, "image/jpeg").id,
                     connection=redis_client)
 
-    assert job.args == (cid, "photo", url, "image/jpeg", RECEIVED)
+    assert job.args == (cid, "photo", url, "image/jpeg", RECEIVED, True, "")  # notify, via
     assert job.description == "fetch_evidence(photo)"
     assert "5512345678" not in repr((job.args, job.kwargs, job.description, job.id))
     assert job.failure_ttl == 7 * 24 * 3600

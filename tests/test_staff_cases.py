@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
@@ -53,6 +54,22 @@ def test_a_shared_case_opens_for_legal_aid_of_that_organization(app, case, staff
     assert entry.target == case and entry.details == {"items": 4}
     assert ACCOUNT not in json.dumps([e.__dict__ for e in audit.read(redis_client, 50)],
                                      default=str)
+
+
+def test_an_item_received_in_a_call_is_marked_as_unverified(app, case, staff, redis_client):
+    # A caller id can be faked: legal aid is told which items came by a call.
+    faro = app.extensions["faro"]
+    cid = faro.store.keyring.contact_id("sms", "+5215512345678")
+    cases = Cases(redis_client, faro.conversations.sources.cases.media)
+    key = faro.store.data_key(cid)
+    cases.add_media(cid, key, "voice", b"\xff\xf3 recorded in a call", "audio/mpeg",
+                    dt.datetime(2026, 1, 6, 10, 0, tzinfo=dt.UTC), via="voice")
+    body = signed_in(app, staff["legal"]).client.get(f"/staff/cases/{case}").get_data(
+        as_text=True)
+    marks = re.findall(r'data-testid="via-call">([^<]*)<', body)
+    assert len(marks) == 1, "only the item from the call, not the four sent by message"
+    assert marks[0].startswith("Recibido en una llamada.")
+    assert "Received in a phone call. A caller&#39;s number can be faked" in marks[0]
 
 
 @pytest.mark.parametrize("who", ["other_legal", "coordinator", "admin"])

@@ -8,7 +8,10 @@ with `FARO_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_voice.py` and read the di
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -302,9 +305,16 @@ def test_a_recorded_account_is_fetched_sealed_and_chained_into_the_case(
     assert cases.media_bytes(cid, key, voice) == RECORDING
     assert [i.kind for i in items] == ["consent", "appointment", "event", "when", "where",
                                        "report", "voice"]
+    assert {i.via for i in items} == {"voice"}, "legal aid sees each item came by a call"
     bundle = export(cases, cid, key, ["es", "en"], faro.content, dt.datetime.now(dt.UTC))
     assert verify_export(bundle, trusted_key=public_key(signing_key(faro.settings.data_key))) \
         == [], "the case verifies: every item in its place in the chain"
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        summary = archive.read("summary-es.txt").decode()
+        manifest = json.loads(archive.read("manifest.json"))
+    assert summary.count("Recibido en una llamada. El número de quien llama se puede "
+                         "falsificar") == len(items)
+    assert {entry["via"] for entry in manifest["items"]} == {"voice"}
     stored = everything_stored(redis_client, Path(faro.settings.media_dir))
     assert not any(b"FARO-CALLER-ACCOUNT" in blob for blob in stored), "sealed, not plain"
     assert not any(PHONE.encode() in blob or PHONE[1:].encode() in blob for blob in stored)

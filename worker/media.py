@@ -41,7 +41,7 @@ def fetch_id(cid: str, url: str) -> str:
 
 
 def enqueue_media(queue: Queue, cid: str, kind: str, media: Media, received_at: str,
-                  notify: bool = True) -> Job:
+                  notify: bool = True, via: str = "") -> Job:
     """Queue the download of one attachment (on "default"); asking again returns the same job.
 
     Duplicates collapse while the job waits or runs. Once it has ended, asking again
@@ -49,9 +49,7 @@ def enqueue_media(queue: Queue, cid: str, kind: str, media: Media, received_at: 
     With `notify` false (a recording made in a call) the person is sent nothing afterwards.
     """
     job_id = keys.media_job(fetch_id(cid, media.url))
-    args: tuple = (cid, kind, media.url, media.content_type, received_at)
-    if not notify:
-        args += (False,)  # fetch_evidence's `notify`, left out when true (its default)
+    args: tuple = (cid, kind, media.url, media.content_type, received_at, notify, via)
     try:
         return _enqueue(queue, job_id, args)
     except DuplicateJobError:
@@ -88,7 +86,7 @@ class Attachment:
 
 
 def fetch_evidence(cid: str, kind: str, url: str, declared_type: str,
-                   received_at: str, notify: bool = True) -> dict[str, Any]:
+                   received_at: str, notify: bool = True, via: str = "") -> dict[str, Any]:
     """Download one file a person sent, check it, and add it to their evidence case.
 
     While it waits in Redis the job holds a contact id (an HMAC, not an address), the
@@ -110,7 +108,7 @@ def fetch_evidence(cid: str, kind: str, url: str, declared_type: str,
         data, content_type = _fetch(settings, att, lang, notify)
     except MediaRefused as exc:
         return refuse(cid, lang, exc.reason, notify)
-    item = _add(settings, store, att, data_key, data, content_type)
+    item = _add(settings, store, att, data_key, data, content_type, via)
     if item is None:
         return {"status": "skipped"}
     store.redis.set(att.done_key, 1, ex=settings.dedupe_ttl)
@@ -149,12 +147,12 @@ def _last_attempt() -> bool:
 
 
 def _add(settings: Settings, store: Store, att: Attachment, data_key: bytes, data: bytes,
-         content_type: str) -> Item | None:
+         content_type: str, via: str) -> Item | None:
     """Seal the file into the case; None when the case is gone."""
     cases = Cases(store.redis, LocalMediaStore(settings.media_dir))
     try:
         return cases.add_media(att.cid, data_key, att.kind, data, content_type,
-                               _when(att.received_at))
+                               _when(att.received_at), via)
     except NoCase:  # the person deleted their case while the file was on its way
         log.info("evidence case gone, media dropped", extra={"contact": att.cid[:8]})
         return None
