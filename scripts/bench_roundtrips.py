@@ -139,8 +139,10 @@ NOTES = [
     "is an EVAL now); a new contact's leftovers were erased key by key even when there were "
     "none (one EXISTS now); an evidence item took WATCH, EXISTS, LLEN, LINDEX and the "
     "transaction, after a lookup of the case code (now WATCH, one read script, the "
-    "transaction). A menu step is at its floor: the lock-and-load pipeline, the data key "
-    "from the keystore (its own server in production), the commit transaction.",
+    "transaction). Then the lock-and-load pipeline and the commit transaction became one Lua "
+    "script each (`LOAD`, `SAVE` in bot/store.py): the same round trips, far fewer commands "
+    "for redis-py to pack and parse. A menu step is at its floor: `LOAD`, the data key from "
+    "the keystore (its own server in production), `SAVE`.",
 ]
 
 
