@@ -3,7 +3,7 @@
 Built for the day the server is seized. Every item (its text, its digest, its link) is
 sealed with the contact's data key before it reaches Redis; media bytes are sealed too,
 under random blob ids, so neither Redis nor the media folder can confirm a known photo.
-Items form a hash chain (bot/chain.py); appends are compare-and-set transactions, so
+Items form a hash chain (bot/chain.py); appends are compare-and-set (a Lua script), so
 two messages handled at once never fork it. A case is found by its code, which the
 person gives to the legal-aid group they chose; export and verification live in
 bot/casefile.py.
@@ -43,6 +43,17 @@ local last = false
 if count > 0 then last = redis.call('LINDEX', KEYS[2], count - 1) end
 return {redis.call('EXISTS', KEYS[1]), count, last}
 """
+# KEYS[1] a case's meta, KEYS[2] its items, KEYS[3] the index of cases by last change.
+# ARGV: how many items the sealed item was chained after, the item, the contact id, now.
+# Appends only if the case still exists and has that many items (compare and set): 1 when
+# appended, 0 when the case moved meanwhile, -1 when it is gone.
+APPEND = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('LLEN', KEYS[2]) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+return 1
+"""
 
 
 class NoCase(FaroError):
@@ -68,6 +79,8 @@ class Cases:
         self.redis = client
         self.media = media
         self.signing_seed = signing_seed  # signs exports; build it with `signing_key(master)`
+        self._tail = client.register_script(TAIL)
+        self._append_item = client.register_script(APPEND)
 
     def open(self, cid: str, data_key: bytes, now: dt.datetime) -> str:
         """Start the contact's case unless it exists; return its code either way."""
@@ -150,35 +163,35 @@ class Cases:
 
     def _append(self, cid: str, data_key: bytes, build: Callable[[int, str], Item],
                 now: dt.datetime) -> Item:
-        made: list[Item] = []
-
-        def write(pipe: Any, count: int, last: bytes | None) -> None:
+        """Chain an item after the case's last one and store it, sealed: two round trips
+        (read the tail, then append if the case has not moved), again if it moved."""
+        watched = [keys.case(cid), keys.case_items(cid)]
+        while True:
+            exists, count, last = self._tail(keys=watched)
+            if not exists:
+                raise NoCase(cid)
             prev = self._open_item(cid, data_key, count, last).link if last else ""
-            made[:] = [build(count + 1, prev)]
-            record = _pad(json.dumps(asdict(made[0]), separators=(",", ":")))
-            pipe.rpush(keys.case_items(cid),
-                       crypto.encrypt(data_key, record, f"{cid}:ev:{count + 1}"))
+            item = build(count + 1, prev)
+            record = _pad(json.dumps(asdict(item), separators=(",", ":")))
+            sealed = crypto.encrypt(data_key, record, f"{cid}:ev:{count + 1}")
+            done = self._append_item(keys=[*watched, keys.cases_touched()],
+                                     args=[count, sealed, cid, int(now.timestamp())])
+            if done == 1:
+                return item
+            if done == -1:
+                raise NoCase(cid)
 
-        self._change(cid, now, write, tail=True)
-        return made[0]
-
-    def _change(self, cid: str, now: dt.datetime, write: Callable[..., Any], *,
-                tail: bool = False) -> None:
-        """Apply `write` to an existing case in one transaction, retrying if it moved.
-
-        Three round trips: WATCH, one script that reads whether the case exists and its
-        last item, and the transaction.
-        """
+    def _change(self, cid: str, now: dt.datetime, write: Callable[[Any], Any]) -> None:
+        """Apply `write` to an existing case in one transaction, retrying if it moved."""
         watched = [keys.case(cid), keys.case_items(cid)]
         with self.redis.pipeline() as pipe:
             while True:
                 try:
                     pipe.watch(*watched)
-                    exists, count, last = pipe.eval(TAIL, 2, *watched)
-                    if not exists:
+                    if not pipe.exists(keys.case(cid)):
                         raise NoCase(cid)
                     pipe.multi()
-                    write(pipe, *([count, last] if tail else []))
+                    write(pipe)
                     self._touch(pipe, cid, now)
                     pipe.execute()
                     return

@@ -7,6 +7,7 @@ a segment; the letters GSM-7 has (ñ, é, è, ò, ü...) stay as they are.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 GSM7_BASIC = set(
@@ -16,18 +17,22 @@ GSM7_BASIC = set(
 GSM7_EXTENDED = set("^{}\\[~]|€\f")
 
 
+GSM7 = frozenset(GSM7_BASIC | GSM7_EXTENDED)
+ASTRAL = re.compile("[\U00010000-\U0010FFFF]")  # two UTF-16 code units each
+
+
 def is_gsm7(text: str) -> bool:
     """True when every character fits the GSM-7 alphabet (with its extension table)."""
-    return all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text)
+    return GSM7.issuperset(text)
 
 
 def segments(text: str) -> int:
     """How many SMS segments `text` costs."""
     if is_gsm7(text):
-        units = sum(2 if c in GSM7_EXTENDED else 1 for c in text)
+        units = len(text) + sum(text.count(c) for c in GSM7_EXTENDED)
         single, part = 160, 153
     else:
-        units = sum(2 if ord(c) > 0xFFFF else 1 for c in text)  # UTF-16 code units
+        units = len(text) + len(ASTRAL.findall(text))  # UTF-16 code units
         single, part = 70, 67
     if units <= single:
         return 1
@@ -35,21 +40,36 @@ def segments(text: str) -> int:
 
 
 # Typography with a plain GSM-7 equivalent.
-LOOKALIKE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
-                           "\u2013": "-", "\u2014": "-", "\u2026": "...", "\u00a0": " ",
-                           "\u00ba": "o", "\u00aa": "a", "\u2022": "-"})
+LOOKALIKE = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
+             "\u2014": "-", "\u2026": "...", "\u00a0": " ", "\u00ba": "o", "\u00aa": "a",
+             "\u2022": "-"}
+
+
+class _Plain(dict):
+    """str.translate's table for `to_gsm7`, filled one character at a time as met, so a
+    reply is translated in C once its characters have been seen (a table of every
+    character would be huge; a loop in Python costs about 0.1 ms a reply)."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        if char in LOOKALIKE:
+            plain = LOOKALIKE[char]
+        elif char in GSM7:
+            plain = char
+        else:
+            base = unicodedata.normalize("NFKD", char)[0]
+            plain = base if base in GSM7_BASIC else char
+        if len(self) < 65536:  # bounded: a flood of odd characters cannot grow it forever
+            self[code] = plain
+        return plain
+
+
+_PLAIN = _Plain()
 
 
 def to_gsm7(text: str) -> str:
     """`text` with each character GSM-7 lacks replaced by its closest GSM-7 letter, if any."""
-    out = []
-    for char in text.translate(LOOKALIKE):
-        if char in GSM7_BASIC or char in GSM7_EXTENDED:
-            out.append(char)
-            continue
-        base = unicodedata.normalize("NFKD", char)[0]
-        out.append(base if base in GSM7_BASIC else char)
-    return "".join(out)
+    return text.translate(_PLAIN)
 
 
 def cheapest(text: str) -> str:

@@ -138,8 +138,10 @@ NOTES = [
     "before every commit (its lock release was a registered script in the transaction; it "
     "is an EVAL now); a new contact's leftovers were erased key by key even when there were "
     "none (one EXISTS now); an evidence item took WATCH, EXISTS, LLEN, LINDEX and the "
-    "transaction, after a lookup of the case code (now WATCH, one read script, the "
-    "transaction). Then the lock-and-load pipeline and the commit transaction became one Lua "
+    "transaction, after a lookup of the case code (now two scripts: `TAIL` reads "
+    "the last item, `APPEND` adds the next if the case has not moved meanwhile, in "
+    "bot/evidence.py; that was WATCH, a read script and a transaction until 2026-11-30, "
+    "6.5 on average). Then the lock-and-load pipeline and the commit transaction became one Lua "
     "script each (`LOAD`, `SAVE` in bot/store.py): the same round trips, far fewer commands "
     "for redis-py to pack and parse. A menu step is at its floor: `LOAD`, the data key from "
     "the keystore (its own server in production), `SAVE`.",

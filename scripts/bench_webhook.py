@@ -43,6 +43,76 @@ def hello_app():
     return app
 
 
+def floor_app():
+    """The least any secure menu step does, without Faro's engine or content.
+
+    Per request: read the form (Twilio) or the JSON (Telegram) and check its signature or
+    secret; the contact id from the normalized address; the three Redis round trips a
+    menu step allows (a script on the main Redis, the keystore's read, another script);
+    the conversation state opened and sealed again with the contact's data key; a TwiML or
+    JSON answer; one JSON log line. Faro's own libraries and settings, the same requests.
+    """
+    import hmac
+    import json
+    import logging
+
+    import redis
+    from flask import Flask, request
+    from twilio.request_validator import RequestValidator
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    from bot import crypto
+    from bot.crypto import Keyring
+    from bot.logs import configure_logging
+    from bot.store import normalize_address
+
+    main = redis.Redis.from_url(os.environ["REDIS_URL"])
+    keystore = redis.Redis.from_url(os.environ["FARO_KEYSTORE_URL"])
+    load = main.register_script("return redis.call('GET', KEYS[1])")
+    save = main.register_script("return redis.call('SET', KEYS[1], ARGV[1], 'EX', 60)")
+    keyring = Keyring(os.environ["FARO_DATA_KEY"].encode())
+    validator = RequestValidator(os.environ["TWILIO_AUTH_TOKEN"])
+    secret = os.environ["TELEGRAM_WEBHOOK_SECRET"].encode()
+    public = os.environ["FARO_PUBLIC_URL"]
+    configure_logging("INFO", names=("floor",))
+    log = logging.getLogger("floor")
+    first = {"flow": "menu", "node": "start", "vars": {}, "stack": []}
+    keystore.set("bench:floorkey", keyring.new_data_key("floor")[1], nx=True)  # one for all
+
+    def step(cid: str) -> None:
+        sealed = load(keys=[f"bench:floor:{{{cid}}}"])
+        data_key = keyring.unwrap("floor", keystore.get("bench:floorkey"))
+        state = json.loads(crypto.decrypt(data_key, sealed, cid)) if sealed else first
+        blob = json.dumps(state, separators=(",", ":"))
+        save(keys=[f"bench:floor:{{{cid}}}"], args=[crypto.encrypt(data_key, blob, cid)])
+        log.info("message handled", extra={"contact": cid[:8], "replies": 1})
+
+    def twilio() -> tuple[str, int]:
+        form = request.form.to_dict()
+        if not validator.validate(public + request.path, form,
+                                  request.headers.get("X-Twilio-Signature", "")):
+            return "bad signature", 403
+        step(keyring.contact_id("phone", normalize_address("sms", form["From"])))
+        response = MessagingResponse()
+        response.message("Para volver al menu, escribe 0.")
+        return str(response), 200
+
+    def telegram() -> tuple[dict, int]:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
+        if not hmac.compare_digest(given, secret):
+            return {}, 403
+        update = request.get_json()
+        chat = (update.get("message") or update["callback_query"]["message"])["chat"]
+        step(keyring.contact_id("telegram", str(chat["id"])))
+        return {"method": "sendMessage", "chat_id": chat["id"], "text": "0 = menu"}, 200
+
+    app = Flask("floor")
+    app.add_url_rule("/webhooks/twilio/messages", "twilio", twilio, methods=["POST"])
+    app.add_url_rule("/webhooks/telegram", "telegram", telegram, methods=["POST"])
+    app.add_url_rule("/healthz", "healthz", lambda: "ok")
+    return app
+
+
 def free_port() -> int:
     """A TCP port nobody listens on just now."""
     with socket.socket() as sock:
@@ -70,10 +140,12 @@ def serve(command: list[str], env: dict[str, str],
             process.wait(timeout=30)
 
 
-def commands(workers: int) -> tuple[list[str], list[str]]:
-    """Faro as `faro web` runs in production, and hello under that very gunicorn command."""
+def commands(workers: int) -> tuple[list[str], list[str], list[str]]:
+    """Faro as `faro web` runs in production; hello and the floor under that very gunicorn
+    command."""
     return (["faro", "web", "--bind", "{bind}", "--workers", str(workers)],
-            gunicorn_command("{bind}", workers, "bench_webhook:hello_app()"))
+            gunicorn_command("{bind}", workers, "bench_webhook:hello_app()"),
+            gunicorn_command("{bind}", workers, "bench_webhook:floor_app()"))
 
 
 def wait_for(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
@@ -142,16 +214,20 @@ def measure(seconds: float, workers: int, rounds: int, folder: Path) -> dict:
     machine weighs on both alike; then Faro and hello take turns at half Faro's median
     throughput, fresh contacts each time.
     """
-    figures: dict = {"hello": [], "faro": [], "half": [], "control": []}
-    faro_web, hello_web = commands(workers)
+    figures: dict = {"hello": [], "floor": [], "faro": [], "half": [], "control": []}
+    faro_web, hello_web, floor_web = commands(workers)
     with benchmix.backends(folder) as env, \
             serve(hello_web, env, folder / "hello.log") as hello, \
+            serve(floor_web, env, folder / "floor.log") as floor, \
             serve(faro_web, env, folder / "faro.log") as faro:
         greetings = raw(sized_mix(40000, run=5), hello[1])
+        floored = raw(sized_mix(40000, run=5), floor[1])
         loadgen.run("closed", hello[1], greetings, CLIENTS, 1.0)  # warm up
+        loadgen.run("closed", floor[1], floored, CLIENTS, 1.0)
         loadgen.run("closed", faro[1], raw(sized_mix(3000, run=6), faro[1]), CLIENTS, 3.0)
         for n in range(rounds):
             figures["hello"].append(load("closed", *hello, greetings, CLIENTS, seconds))
+            figures["floor"].append(load("closed", *floor, floored, CLIENTS, seconds))
             messages = raw(sized_mix(20000, run=10 + n), faro[1])
             figures["faro"].append(load("closed", *faro, messages, CLIENTS, seconds))
         rate = median(figures["faro"]).rate / 2
@@ -208,8 +284,11 @@ def report(figures: dict, seconds: float, workers: int) -> list[str]:
     """The section's markdown lines."""
     hello, faro = median(figures["hello"]), median(figures["faro"])
     half, control = median(figures["half"], tail), median(figures["control"], tail)
-    turns = "; ".join(f"{h.rate:,.0f} and {f.rate:,.0f} ({100 * f.rate / h.rate:.0f}%)"
-                      for h, f in zip(figures["hello"], figures["faro"], strict=True))
+    low = median(figures["floor"])
+    turns = "; ".join(f"{h.rate:,.0f}, {lo.rate:,.0f} and {f.rate:,.0f} "
+                      f"({100 * lo.rate / h.rate:.0f}% and {100 * f.rate / h.rate:.0f}%)"
+                      for h, lo, f in zip(figures["hello"], figures["floor"], figures["faro"],
+                                          strict=True))
     tails = "; ".join(f"{tail(f):.1f} and {tail(h):.1f}"
                       for f, h in zip(figures["half"], figures["control"], strict=True))
     mix = ", ".join(f"{kind} {100 * share:.0f}%" for kind, share in figures["shares"].items())
@@ -229,16 +308,20 @@ def report(figures: dict, seconds: float, workers: int) -> list[str]:
         "| load generator, share of a core | fake Bot API, share of a core |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         line("bare Flask hello, most it takes", hello),
+        line("hello with a menu step's three Redis round trips (the floor), most it takes",
+             low),
         line("Faro, most it takes", faro),
         line(f"Faro at half its most ({half.sent / half.wall:,.0f}/s offered, open loop)",
              half),
         line("bare Flask hello at the same rate (open loop)", control),
         "",
         f"Faro reaches **{100 * faro.rate / hello.rate:.0f}%** of hello's throughput "
-        "(target: 50% or more); at half load its p99 is "
+        "(target: 50% or more); hello with nothing added but the three Redis round trips "
+        f"a menu step cannot do without reaches {100 * low.rate / hello.rate:.0f}%. At half "
+        "load Faro's p99 is "
         f"**{half.percentile(0.99):.1f} ms** (target: under 25 ms), hello's at the same rate "
-        f"{control.percentile(0.99):.1f} ms. Each turn at their most, hello and Faro in "
-        f"messages/s: {turns}. At half load, Faro's p99 and hello's in each turn (ms): "
+        f"{control.percentile(0.99):.1f} ms. Each turn at their most, hello, the floor and Faro "
+        f"in messages/s: {turns}. At half load, Faro's p99 and hello's in each turn (ms): "
         f"{tails} "
         f"(the median turn is shown). Warnings or errors Faro logged: {figures['errors']}.",
         "",
