@@ -1,13 +1,15 @@
-"""Make the demo recordings: machine voice (espeak-ng) for a few messages in es and en.
+"""Make the demo recordings: machine voice (espeak-ng) for a few messages in es, en and ht.
 
 Each message's current text in the language (facts filled in, then its numbered options)
 is spoken by espeak-ng, encoded as Opus in Ogg (mono, 20 kbps) by opusenc, written to
-``audio/<lang>/<flow>.<node>.ogg`` and described in ``audio/index.yaml`` as
-``voice: machine (espeak-ng <version>)``. A human recording already in the index is
-left alone unless --replace-human is given. Needs Debian's espeak-ng and opus-tools:
+``audio/<lang>/<flow>.<node>.ogg`` (or ``<message>.ogg``) and described in
+``audio/index.yaml`` as ``voice: machine (espeak-ng <version>)``. A human recording
+already in the index is left alone unless --replace-human is given. Needs Debian's
+espeak-ng and opus-tools:
 
     apt-get install -y espeak-ng opus-tools
     .venv/bin/python scripts/make_demo_audio.py            # then: faro content check
+    .venv/bin/python scripts/make_demo_audio.py --only ht/voice_language   # just one
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from pathlib import Path
 import yaml
 
 from bot.content import load_content
-from bot.content.audio import FOLDER, INDEX, spoken
+from bot.content.audio import FOLDER, INDEX, source, spoken
 from bot.content.pack import BUNDLED
 
 MESSAGES = ("welcome.language", "menu.start", "emergency.start")
+# The phone's language menu says each language's line in its own voice; a language Twilio
+# has no voice for needs the line recorded (bot/channels/speech.py).
+LINES = {"ht": ("voice_language",)}
 VOICES = {"es": "es-419", "en": "en-us", "ht": "ht"}
 WORDS_PER_MINUTE = 140  # a little slower than espeak-ng's 175: clearer on a phone speaker
 BITRATE_KBPS = 20  # Opus speech stays clear; six demo files stay under 300 KB
@@ -46,15 +51,17 @@ def main() -> None:
     index_path = args.pack / FOLDER / INDEX
     index = _read_index(index_path)
     for lang, voice in VOICES.items():
-        for key in MESSAGES:
+        for key in (*MESSAGES, *LINES.get(lang, ())):
             name = f"{lang}/{key}.ogg"
+            if args.only and f"{lang}/{key}" not in args.only:
+                continue
             if "human" in str(index.get(name, {}).get("voice", "")) and not args.replace_human:
                 print(f"kept human recording {name}")
                 continue
             text = spoken(content, lang, key)
             seconds = _record(text, voice, args.pack / FOLDER / name)
             index[name] = {"message": key, "lang": lang, "voice": f"machine (espeak-ng {version})",
-                           "duration": round(seconds, 1), "msgid": _msgid(content, key),
+                           "duration": round(seconds, 1), "msgid": source(content, key),
                            "text": text}
             print(f"{name}: {seconds:.1f} s, {(args.pack / FOLDER / name).stat().st_size} bytes")
     _write_index(index_path, index)
@@ -65,6 +72,8 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--pack", type=Path, default=BUNDLED, help="content pack folder")
     parser.add_argument("--replace-human", action="store_true",
                         help="also overwrite recordings the index marks as human")
+    parser.add_argument("--only", action="append", metavar="LANG/MESSAGE",
+                        help="make only this one (ht/voice_language); may be repeated")
     return parser.parse_args()
 
 
@@ -94,11 +103,6 @@ def _record(text: str, voice: str, target: Path) -> float:
                         "--downmix-mono", "--serial", "1", str(wav), str(target)], check=True)
         with wave.open(str(wav)) as sound:
             return sound.getnframes() / sound.getframerate()
-
-
-def _msgid(content, key: str) -> str:
-    flow, name = key.split(".", 1)
-    return content.node(flow, name).text
 
 
 def _read_index(path: Path) -> dict:

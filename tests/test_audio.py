@@ -60,17 +60,20 @@ def test_demo_recordings_are_small_ogg_opus_machine_voice_and_current():
     content = load_content()
     keys = ("welcome.language", "menu.start", "emergency.start")
     assert {(lang, key) for lang in ("es", "en", "ht") for key in keys} <= set(content.audio)
+    # and the Creole line of the phone's language menu ("Pou kreyòl ayisyen, peze 4.")
+    assert ("ht", "voice_language") in content.audio
     total = 0
     for path, file in content.audio_files.items():
         data = file.read_bytes()
         assert data.startswith(b"OggS") and b"OpusHead" in data[:100], path
         assert content.audio_index[path]["voice"].startswith("machine (espeak-ng ")
         total += len(data)
-    assert total < 450_000  # nine files: three messages in Spanish, English and Creole
+    assert total < 450_000  # ten files: three messages in Spanish, English and Creole, a line
     # A demo recording must say what its message says now (911, the language list...), and
     # the Creole ones, which the voice line plays, have their MP3 copies.
     assert check_recordings(content) == [], "run scripts/make_demo_audio.py to record again"
-    assert sorted(content.phone_files) == [f"audio/ht/{key}.mp3" for key in sorted(keys)]
+    assert sorted(content.phone_files) == [f"audio/ht/{key}.mp3"
+                                           for key in sorted((*keys, "voice_language"))]
 
 
 def test_engine_names_the_recording_in_the_persons_language():
@@ -201,6 +204,28 @@ def test_content_check_reports_a_recording_the_translation_left_behind(tmp_path)
     assert f"audio: stale recording: {ES_MENU}" in result.output
 
 
+def test_the_language_menus_creole_line_goes_stale_with_its_translation_or_place(tmp_path):
+    po = ROOT / "locales" / "ht" / "LC_MESSAGES" / "messages.po"
+    changed = tmp_path / "operator" / "locales" / "ht" / "LC_MESSAGES" / "messages.po"
+    changed.parent.mkdir(parents=True)
+    text = po.read_text(encoding="utf-8")
+    line = 'msgstr "Pou kreyòl ayisyen, peze {key}."'
+    assert text.count(line) == 1
+    changed.write_text(text.replace(line, 'msgstr "Pou kreyòl, peze {key}."'), encoding="utf-8")
+    warnings = check_recordings(load_content(tmp_path / "operator"))
+    assert warnings == ["stale recording: audio/ht/voice_language.ogg: line 1 says "
+                        "'Pou kreyòl ayisyen, peze 4.', the message now says "
+                        "'Pou kreyòl, peze 4.'; record it again"]
+
+    # The recording says the key: Creole moved to another place in the menu, it is stale.
+    moved = load_content()
+    moved.languages = [code for code in moved.languages if code != "ht"] + ["ht"]
+    assert [w for w in check_recordings(moved) if "voice_language" in w] == [
+        "stale recording: audio/ht/voice_language.ogg: line 1 says "
+        f"'Pou kreyòl ayisyen, peze 4.', the message now says 'Pou kreyòl ayisyen, peze "
+        f"{len(moved.languages)}.'; record it again"]
+
+
 def test_content_check_reports_a_stale_index_text(tmp_path):
     content = load_content()
     folder = overlay_with(tmp_path, {}, {"es/menu.start.ogg": entry(
@@ -214,12 +239,15 @@ def test_content_check_reports_misplaced_and_undescribed_recordings(tmp_path):
     folder = overlay_with(tmp_path, {
         "audio/es/menu.gone.ogg": ogg,  # no such node
         "audio/es/menu.ogg": ogg,  # no node in the name
+        "audio/es/no_such_message.ogg": ogg,  # no such message in messages.yaml
         "audio/fr/menu.start.ogg": ogg,  # no index entry
         "audio/pt/menu.start.ogg": b"ID3 not ogg",
     }, {"es/emergency.kidnap.ogg": {"message": "emergency.kidnap", "lang": "es"}})
     warnings = "\n".join(check_recordings(load_content(folder)))
     assert "audio/es/menu.gone.ogg: there is no message 'menu.gone'" in warnings
-    assert "audio/es/menu.ogg: the name must be" in warnings
+    assert ("audio/es/menu.ogg: there is no message 'menu' in flows/messages.yaml; the name "
+            "must be audio/<lang>/<flow>.<node>.ogg") in warnings
+    assert "audio/es/no_such_message.ogg: there is no message 'no_such_message'" in warnings
     assert "audio/fr/menu.start.ogg: not described in audio/index.yaml" in warnings
     assert "audio/pt/menu.start.ogg: not an Ogg file" in warnings
     assert "audio/es/emergency.kidnap.ogg: listed in audio/index.yaml, but there is no such" \

@@ -229,7 +229,7 @@ def test_a_phone_call_with_the_keypad(page: Page, tmp_path: Path) -> None:
     expect(line.first).to_contain_text("Para español, oprime 1.")
     expect(line.first).to_contain_text("es-MX")
     expect(page.get_by_test_id("call-audio")).to_have_attribute(
-        "src", "/audio/ht/welcome.language.mp3")
+        "src", "/audio/ht/voice_language.mp3")
     expect(page.get_by_test_id("call-button")).to_have_text("Hang up")
     expect(page.get_by_test_id("call-wait")).to_contain_text("for a key")
 

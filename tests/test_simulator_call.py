@@ -17,7 +17,7 @@ LANGUAGE_MENU = [
     {"say": "Para español, oprime 1.", "lang": "es-MX"},
     {"say": "For English, press 2.", "lang": "en-US"},
     {"say": "Pour le français, appuyez sur 3.", "lang": "fr-FR"},
-    {"play": "/audio/ht/welcome.language.mp3"},
+    {"play": "/audio/ht/voice_language.mp3"},
     {"say": "Para português, digite 5.", "lang": "pt-BR"}]
 
 

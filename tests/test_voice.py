@@ -94,7 +94,7 @@ def test_a_new_caller_hears_each_language_in_its_own_voice_or_recording(caller):
         ("Say", "es-MX", "Para español, oprime 1."),
         ("Say", "en-US", "For English, press 2."),
         ("Say", "fr-FR", "Pour le français, appuyez sur 3."),
-        ("Play", None, f"{PUBLIC_URL}/audio/ht/welcome.language.mp3"),
+        ("Play", None, f"{PUBLIC_URL}/audio/ht/voice_language.mp3"),
         ("Say", "pt-BR", "Para português, digite 5.")]
     assert gather.get("input") == "dtmf" and gather.get("numDigits") == "1"
     assert gather.get("action") == f"{PUBLIC_URL}{PATH}?t=1&l=es"

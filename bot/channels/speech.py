@@ -30,6 +30,7 @@ from bot.message import Reply
 
 MENU_SECONDS = 6  # the wait for a key once a menu has been said
 ENTRY_SECONDS = 8  # the wait for each key of a date, a time, a number or several choices
+LINE = "voice_language"  # the message a language menu's line says, and its recording's name
 SKIP_SECONDS = 2  # the wait for 1 (skip) before a recording starts
 RECORD_SECONDS = 300  # the longest account a caller can record: five minutes
 RECORD_SILENCE = 10  # seconds of silence that end a recording
@@ -126,13 +127,15 @@ class Speaker:
         self.speak(parent, lang, "\n".join(lines))
 
     def languages(self, parent: VoiceResponse | Gather, menu: Reply) -> None:
-        """The language menu, each line in its own language's voice or recording."""
+        """The language menu, each line in its own language's voice or recording: the
+        line's own recording ("Pou kreyòl ayisyen, peze 4."), else the whole menu's."""
         for number, code in enumerate(self.content.languages, 1):
             key = {"key": str(number)}
-            recorded = self.content.audio.get((code, menu.node), "")
-            copy = self.content.phone_copy(recorded) if recorded else ""
+            copy = next((found for name in (LINE, menu.node)
+                         if (found := self.content.phone_copy(
+                             self.content.audio.get((code, name), "")))), "")
             if self.content.speech(code) == code:
-                self.speak(parent, code, self.text(code, "voice_language", **key))
+                self.speak(parent, code, self.text(code, LINE, **key))
             elif copy:
                 parent.play(self.audio_url(copy))
             else:

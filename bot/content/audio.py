@@ -18,6 +18,11 @@ same place in their folder (``FARO_CONTENT_DIR``) and its entry in their own
 ``audio/index.yaml``; entries there are laid over the bundled index one by one.
 `faro content check` warns when a recording no longer says what the message says now.
 
+A recording may also say one of the top-level messages of ``flows/messages.yaml``,
+named ``audio/<lang>/<message>.ogg``: ``voice_language`` is the line of the phone's
+language menu for a language Twilio has no voice for ("Pou kreyòl ayisyen, peze 4."), its
+key being the language's place in that menu.
+
 The voice line plays the recordings of languages Twilio has no voice for (Haitian Creole),
 but Twilio's <Play> takes MP3 or WAV, not Ogg: such a recording needs a phone copy beside
 it, ``audio/<lang>/<flow>.<node>.mp3``, which `faro content phone-audio` makes from the Ogg.
@@ -67,10 +72,13 @@ def load_phone_copies(folders: list[Path]) -> dict[str, Path]:
 
 
 def _lang_key(rel: str) -> tuple[str, str] | None:
-    """Read ("es", "menu.start") from ``audio/es/menu.start.ogg``; None if no node is named."""
+    """Read ("es", "menu.start") from ``audio/es/menu.start.ogg`` (or ("ht",
+    "voice_language") from a message's); None if no node or message name is there."""
     _, lang, name = rel.split("/")
     key = name.removesuffix(".ogg")
-    return (lang, key) if key.count(".") == 1 and all(key.split(".")) else None
+    if key.count(".") == 1 and all(key.split(".")):
+        return lang, key
+    return (lang, key) if key.isidentifier() else None
 
 
 def _read_index(path: Path, problems: list[str]) -> dict[str, dict[str, Any]]:
@@ -99,11 +107,21 @@ def spoken(content: Any, lang: str, key: str) -> str:
     """Say, as text, what a recording of message `key` ("flow.node") in `lang` says."""
     from bot.engine import fill  # the engine imports the pack, which imports this module
 
+    if "." not in key:  # a message of messages.yaml; in it, {key} is the language's own
+        values = {"facts": content.facts, "vars": {}, "language": content.names.get(lang, lang),
+                  "key": str(content.languages.index(lang) + 1)
+                  if lang in content.languages else "?"}
+        return fill(content.t(lang, content.messages[key]), values)
     flow, name = key.split(".", 1)
     node = content.node(flow, name)
     lines = [fill(content.t(lang, node.text), {"facts": content.facts, "vars": {}})]
     lines += [f"{i}. {label}" for i, label in enumerate(_labels(content, lang, node), 1)]
     return "\n".join(lines)
+
+
+def source(content: Any, key: str) -> str:
+    """The English source text of the message a recording says (a node's or a message's)."""
+    return content.messages[key] if "." not in key else content.node(*key.split(".", 1)).text
 
 
 def _labels(content: Any, lang: str, node: Any) -> list[str]:
@@ -140,8 +158,10 @@ def _check_phone_copies(content: Any) -> list[str]:
 
 
 def _check(content: Any, lang: str, key: str, path: str) -> list[str]:
-    flow, name = key.split(".", 1)
-    if not content.has(flow, name):
+    if "." not in key and key not in content.messages:
+        return [f"{path}: there is no message {key!r} in flows/messages.yaml; the name must "
+                "be audio/<lang>/<flow>.<node>.ogg (or <message>.ogg)"]
+    if "." in key and not content.has(*key.split(".", 1)):
         return [f"{path}: there is no message {key!r} in the flows"]
     if lang != content.source_lang and lang not in content.catalogs:
         return [f"{path}: there is no catalog for language {lang!r}"]
@@ -161,11 +181,11 @@ def _check_entry(content: Any, lang: str, key: str, path: str, entry: dict) -> l
                    f"{entry.get('lang')!r}, the file name says {key!r} in {lang!r}")
     if not VOICE.match(str(entry.get("voice", ""))):
         out.append(f"{path}: voice must be 'machine (engine version)' or 'human (organization)'")
-    node = content.node(*key.split(".", 1))
-    if "{vars." in node.text:
+    msgid = source(content, key)
+    if "{vars." in msgid:
         out.append(f"{path}: message {key!r} differs for each person; a recording cannot say it")
     said, now = str(entry.get("text", "")), spoken(content, lang, key)
-    if str(entry.get("msgid", node.text)) != node.text or said != now:
+    if str(entry.get("msgid", msgid)) != msgid or said != now:
         out.append(f"stale recording: {path}: {_difference(said, now)}; record it again")
     return out
 

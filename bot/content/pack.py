@@ -121,7 +121,7 @@ class Content:
         """The MP3 copy of a recording (``audio/ht/x.ogg``) that a phone call can play; ""
         when there is none (Twilio's <Play> takes MP3 or WAV, not Ogg)."""
         copy = recording.removesuffix(".ogg") + ".mp3"
-        return copy if copy in self.phone_files else ""
+        return copy if recording and copy in self.phone_files else ""
 
     def speech(self, lang: str) -> str:
         """The language a caller of `lang` hears text in: `lang` when Twilio has a voice for
