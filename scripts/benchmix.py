@@ -85,12 +85,21 @@ class Signer:
 
     def twilio(self, kind: str, contact: int, channel: str, text: str) -> Request:
         phone = f"+52155{contact:08d}"
-        form = {"MessageSid": f"SM{self.run:02d}{next(self.serial):030d}",
-                "AccountSid": "AC" + "0" * 32, "From": phone, "To": "+15005550006",
-                "Body": text, "NumMedia": "0"}
+        sid = f"SM{self.run:02d}{next(self.serial):030d}"
+        # Every field Twilio's request for an incoming message carries (its docs' list):
+        # the signature covers them all, and the form parser reads them all.
+        form = {"ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": "0",
+                "ToCity": "", "FromZip": "", "SmsSid": sid, "FromState": "",
+                "SmsStatus": "received", "FromCity": "", "Body": text, "FromCountry": "MX",
+                "To": "+15005550006", "ToZip": "", "NumSegments": "1", "MessageSid": sid,
+                "AccountSid": "AC" + "0" * 32, "From": phone, "ApiVersion": "2010-04-01"}
         if channel == "whatsapp":
             form.update({"From": f"whatsapp:{phone}", "To": "whatsapp:+14155238886",
-                         "ProfileName": "Ana"})
+                         "ProfileName": "Ana", "WaId": phone[1:], "MessageType": "text",
+                         "ReferralNumMedia": "0"})
+            for field in ("ToCountry", "ToState", "ToCity", "ToZip", "FromCountry",
+                          "FromState", "FromCity", "FromZip"):
+                del form[field]  # not sent for WhatsApp
         signature = self.validator.compute_signature(PUBLIC_URL + TWILIO_PATH, form)
         headers = (("Content-Type", "application/x-www-form-urlencoded"),
                    ("X-Twilio-Signature", signature))
