@@ -27,7 +27,7 @@ test: install
 bench: install
 	$(PY) scripts/bench_language.py --write
 	$(PY) scripts/bench_places.py
-	$(PY) scripts/bench_sms.py
+	$(PY) scripts/bench_sms.py --write
 	$(PY) scripts/bench_webhook.py --write
 	$(PY) scripts/bench_roundtrips.py --write
 	$(PY) scripts/bench_redis.py --write
